@@ -1,0 +1,19 @@
+# Common settings for every pgwarden target: warnings (as errors) and the
+# optional sanitizers. Call pgwarden_target(<target>) after defining one.
+set(PGWARDEN_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+    -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
+    -Wformat=2 -Wimplicit-fallthrough)
+if(PGWARDEN_WERROR)
+  list(APPEND PGWARDEN_WARNINGS -Werror)
+endif()
+
+if(PGWARDEN_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+function(pgwarden_target target)
+  target_compile_options(${target} PRIVATE ${PGWARDEN_WARNINGS})
+  # Asio's deprecated interfaces stay off; one io_context per process.
+  target_compile_definitions(${target} PUBLIC BOOST_ASIO_NO_DEPRECATED)
+endfunction()

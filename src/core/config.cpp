@@ -1,0 +1,414 @@
+#include "pgwarden/core/config.hpp"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace pgw {
+
+const char* to_string(PoolMode m) {
+  return m == PoolMode::session ? "session" : "transaction";
+}
+
+const char* to_string(ClientAuth a) {
+  switch (a) {
+    case ClientAuth::trust:
+      return "trust";
+    case ClientAuth::cleartext:
+      return "cleartext";
+    case ClientAuth::md5:
+      return "md5";
+    case ClientAuth::scram_sha_256:
+      return "scram-sha-256";
+  }
+  return "?";
+}
+
+std::string HostPort::str() const {
+  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  HostPort hp;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return std::nullopt;
+    hp.host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    hp.host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+  }
+  if (hp.host.empty()) hp.host = "0.0.0.0";
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc{} || p != port_text.data() + port_text.size() || port == 0 || port > 65535)
+    return std::nullopt;
+  hp.port = static_cast<uint16_t>(port);
+  return hp;
+}
+
+namespace {
+
+// Walks one TOML table, converting values and reporting every problem with
+// the file, line and column of the offending key.
+class TableReader {
+ public:
+  TableReader(const toml::table& t, std::string source, std::string path)
+      : table_(t), source_(std::move(source)), path_(std::move(path)) {}
+
+  [[noreturn]] void fail(const toml::node& n, const std::string& what) const {
+    const auto& b = n.source().begin;
+    throw ConfigError(fmt::format("{}:{}:{}: {}", source_, b.line, b.column, what));
+  }
+  std::string key_name(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+
+  const toml::node* get(std::string_view key) {
+    seen_.insert(std::string(key));
+    return table_.get(key);
+  }
+
+  void read(std::string_view key, std::string& out) {
+    if (auto* n = get(key)) {
+      if (!n->is_string()) fail(*n, fmt::format("'{}' must be a string", key_name(key)));
+      out = n->value<std::string>().value();
+    }
+  }
+  void read(std::string_view key, std::optional<std::string>& out) {
+    if (get_node(key)) {
+      std::string s;
+      read(key, s);
+      out = s;
+    }
+  }
+  void read(std::string_view key, bool& out) {
+    if (auto* n = get(key)) {
+      if (!n->is_boolean()) fail(*n, fmt::format("'{}' must be true or false", key_name(key)));
+      out = n->value<bool>().value();
+    }
+  }
+  void read(std::string_view key, int& out, long long lo, long long hi) {
+    if (auto* n = get(key)) {
+      if (!n->is_integer()) fail(*n, fmt::format("'{}' must be an integer", key_name(key)));
+      long long v = n->value<long long>().value();
+      if (v < lo || v > hi)
+        fail(*n, fmt::format("'{}' = {} is out of range [{}, {}]", key_name(key), v, lo, hi));
+      out = static_cast<int>(v);
+    }
+  }
+  void read(std::string_view key, std::optional<int>& out, long long lo, long long hi) {
+    if (get_node(key)) {
+      int v = 0;
+      read(key, v, lo, hi);
+      out = v;
+    }
+  }
+  void read(std::string_view key, uint16_t& out) {
+    int v = out;
+    read(key, v, 1, 65535);
+    out = static_cast<uint16_t>(v);
+  }
+  void read(std::string_view key, Millis& out) {
+    if (auto* n = get(key)) {
+      if (n->is_integer()) {
+        long long v = n->value<long long>().value();
+        if (v < 0) fail(*n, fmt::format("'{}' must not be negative", key_name(key)));
+        out = Millis(v * 1000);
+      } else if (n->is_string()) {
+        auto d = parse_duration(n->value<std::string>().value());
+        if (!d)
+          fail(*n, fmt::format("'{}' = \"{}\" is not a duration (e.g. \"500ms\", \"30s\", \"5m\")",
+                               key_name(key), n->value<std::string>().value()));
+        out = *d;
+      } else {
+        fail(*n, fmt::format("'{}' must be a duration: seconds or a string like \"30s\"",
+                             key_name(key)));
+      }
+    }
+  }
+  void read(std::string_view key, PoolMode& out) {
+    if (auto* n = get(key)) {
+      auto s = n->value<std::string>();
+      if (s == "session")
+        out = PoolMode::session;
+      else if (s == "transaction")
+        out = PoolMode::transaction;
+      else
+        fail(*n, fmt::format("'{}' must be \"session\" or \"transaction\"", key_name(key)));
+    }
+  }
+  void read(std::string_view key, std::optional<PoolMode>& out) {
+    if (get_node(key)) {
+      PoolMode m{};
+      read(key, m);
+      out = m;
+    }
+  }
+  void read(std::string_view key, ClientAuth& out) {
+    if (auto* n = get(key)) {
+      auto s = n->value<std::string>().value_or("");
+      if (s == "trust")
+        out = ClientAuth::trust;
+      else if (s == "cleartext" || s == "plain" || s == "password")
+        out = ClientAuth::cleartext;
+      else if (s == "md5")
+        out = ClientAuth::md5;
+      else if (s == "scram-sha-256")
+        out = ClientAuth::scram_sha_256;
+      else
+        fail(*n, fmt::format("'{}' must be one of trust, cleartext, md5, scram-sha-256",
+                             key_name(key)));
+    }
+  }
+  const toml::table* subtable(std::string_view key) {
+    if (auto* n = get(key)) {
+      if (!n->is_table()) fail(*n, fmt::format("'{}' must be a table", key_name(key)));
+      return n->as_table();
+    }
+    return nullptr;
+  }
+  // Unknown keys are errors: a typo must never silently fall back to a default.
+  void reject_unknown() const {
+    for (auto&& [k, v] : table_) {
+      if (!seen_.count(std::string(k.str())))
+        fail(v, fmt::format("unknown key '{}'", key_name(k.str())));
+    }
+  }
+  const std::string& source() const { return source_; }
+
+ private:
+  const toml::node* get_node(std::string_view key) const { return table_.get(key); }
+  const toml::table& table_;
+  std::string source_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+void read_timeouts(TableReader& r, Timeouts& t) {
+  r.read("server_connect_timeout", t.server_connect);
+  r.read("server_login_timeout", t.server_login);
+  r.read("client_login_timeout", t.client_login);
+  r.read("client_idle_timeout", t.client_idle);
+  r.read("server_idle_timeout", t.server_idle);
+  r.read("server_lifetime", t.server_lifetime);
+  r.read("idle_transaction_timeout", t.idle_transaction);
+  r.read("query_timeout", t.query);
+  r.read("query_wait_timeout", t.query_wait);
+  r.read("server_check_delay", t.server_check_delay);
+  r.read("reserve_pool_timeout", t.reserve_pool);
+  r.read("cancel_wait_timeout", t.cancel_wait);
+}
+
+}  // namespace
+
+ProxyConfig parse_config(std::string_view text, const std::string& source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    const auto& b = e.source().begin;
+    throw ConfigError(fmt::format("{}:{}:{}: {}", source_name, b.line, b.column, e.description()));
+  }
+  ProxyConfig cfg;
+  cfg.source = source_name;
+  TableReader top(root, source_name, "");
+
+  if (auto* p = top.subtable("proxy")) {
+    TableReader r(*p, source_name, "proxy");
+    if (auto* n = r.get("listen")) {
+      cfg.listen.clear();
+      auto add = [&](const toml::node& item) {
+        auto s = item.value<std::string>();
+        auto hp = s ? parse_host_port(*s) : std::nullopt;
+        if (!hp) r.fail(item, "'proxy.listen' entries must be \"host:port\" strings");
+        cfg.listen.push_back(*hp);
+      };
+      if (auto* arr = n->as_array()) {
+        for (auto& item : *arr) add(item);
+      } else {
+        add(*n);
+      }
+      if (cfg.listen.empty()) r.fail(*n, "'proxy.listen' must name at least one host:port");
+    }
+    r.read("workers", cfg.workers, 0, 256);
+    r.read("max_client_conn", cfg.max_client_conn, 1, 1'000'000);
+    r.read("pool_mode", cfg.pool_mode);
+    r.read("default_pool_size", cfg.default_pool_size, 1, 100'000);
+    r.read("min_pool_size", cfg.min_pool_size, 0, 100'000);
+    r.read("reserve_pool_size", cfg.reserve_pool_size, 0, 100'000);
+    r.read("auth_type", cfg.auth_type);
+    r.read("server_reset_query", cfg.server_reset_query);
+    r.read("server_reset_query_always", cfg.server_reset_query_always);
+    r.read("server_check_query", cfg.server_check_query);
+    r.read("max_prepared_statements", cfg.max_prepared_statements, 0, 100'000);
+    int max_packet = static_cast<int>(cfg.max_packet_size);
+    r.read("max_packet_size", max_packet, 1024, 1 << 30);
+    cfg.max_packet_size = static_cast<uint32_t>(max_packet);
+    r.reject_unknown();
+  }
+  if (auto* t = top.subtable("timeouts")) {
+    TableReader r(*t, source_name, "timeouts");
+    read_timeouts(r, cfg.timeouts);
+    r.reject_unknown();
+  }
+  if (auto* k = top.subtable("keepalive")) {
+    TableReader r(*k, source_name, "keepalive");
+    r.read("enabled", cfg.keepalive.enabled);
+    r.read("idle", cfg.keepalive.idle_s, 1, 86400);
+    r.read("interval", cfg.keepalive.interval_s, 1, 3600);
+    r.read("count", cfg.keepalive.count, 1, 100);
+    r.read("user_timeout", cfg.keepalive.user_timeout);
+    r.reject_unknown();
+  }
+  if (auto* dbs = top.subtable("databases")) {
+    for (auto&& [name, node] : *dbs) {
+      if (!node.is_table())
+        top.fail(node, fmt::format("'databases.{}' must be a table", name.str()));
+      TableReader r(*node.as_table(), source_name, fmt::format("databases.{}", name.str()));
+      DatabaseConfig db;
+      db.name = std::string(name.str());
+      db.dbname = db.name;
+      r.read("host", db.host);
+      r.read("port", db.port);
+      r.read("dbname", db.dbname);
+      r.read("user", db.user);
+      r.read("password", db.password);
+      r.read("pool_mode", db.pool_mode);
+      r.read("pool_size", db.pool_size, 1, 100'000);
+      r.read("min_pool_size", db.min_pool_size, 0, 100'000);
+      r.read("reserve_pool_size", db.reserve_pool_size, 0, 100'000);
+      r.read("max_db_connections", db.max_db_connections, 0, 1'000'000);
+      r.reject_unknown();
+      cfg.databases[db.name] = db;
+    }
+  }
+  if (auto* users = top.subtable("users")) {
+    for (auto&& [name, node] : *users) {
+      if (!node.is_table()) top.fail(node, fmt::format("'users.{}' must be a table", name.str()));
+      TableReader r(*node.as_table(), source_name, fmt::format("users.{}", name.str()));
+      UserConfig u;
+      u.name = std::string(name.str());
+      r.read("password", u.password);
+      r.read("pool_mode", u.pool_mode);
+      r.read("pool_size", u.pool_size, 1, 100'000);
+      r.read("max_user_connections", u.max_user_connections, 0, 1'000'000);
+      r.reject_unknown();
+      cfg.users[u.name] = u;
+    }
+  }
+  // Sections that later features read; accepted so one file serves all.
+  top.get("admin");
+  top.get("events");
+  top.get("alerts");
+  top.get("forensics");
+  top.reject_unknown();
+  return cfg;
+}
+
+ProxyConfig load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot open config file", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+namespace {
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      unsigned v = 0;
+      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+      if (ec == std::errc{} && p == s.data() + i + 3) {
+        out.push_back(static_cast<char>(v));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+}  // namespace
+
+void add_backend_url(ProxyConfig& cfg, std::string_view url) {
+  auto bad = [&](const char* why) {
+    return ConfigError(
+        fmt::format("--backend: {} (expected postgres://USER:PASSWORD@HOST:PORT/DB)", why));
+  };
+  std::string_view rest = url;
+  if (rest.starts_with("postgres://"))
+    rest.remove_prefix(11);
+  else if (rest.starts_with("postgresql://"))
+    rest.remove_prefix(13);
+  else
+    throw bad("URL must start with postgres:// or postgresql://");
+  auto q = rest.find('?');
+  if (q != std::string_view::npos) rest = rest.substr(0, q);
+  auto at = rest.rfind('@');
+  if (at == std::string_view::npos) throw bad("missing USER@");
+  std::string_view userinfo = rest.substr(0, at), hostpart = rest.substr(at + 1);
+  auto colon = userinfo.find(':');
+  std::string user = percent_decode(userinfo.substr(0, colon));
+  std::string password =
+      colon == std::string_view::npos ? "" : percent_decode(userinfo.substr(colon + 1));
+  if (user.empty()) throw bad("missing user name");
+  auto slash = hostpart.find('/');
+  std::string_view hp = hostpart.substr(0, slash);
+  std::string dbname =
+      slash == std::string_view::npos ? user : percent_decode(hostpart.substr(slash + 1));
+  if (dbname.empty()) dbname = user;
+  DatabaseConfig db;
+  db.name = dbname;
+  db.dbname = dbname;
+  if (hp.find(':') == std::string_view::npos || (hp.front() == '[' && hp.back() == ']')) {
+    db.host = std::string(hp);
+    db.port = 5432;
+  } else {
+    auto parsed = parse_host_port(hp);
+    if (!parsed) throw bad("bad HOST:PORT");
+    db.host = parsed->host;
+    db.port = parsed->port;
+  }
+  if (db.host.empty()) db.host = "127.0.0.1";
+  cfg.databases[db.name] = db;
+  UserConfig u;
+  u.name = user;
+  u.password = password;
+  cfg.users[u.name] = u;
+}
+
+void validate(const ProxyConfig& cfg) {
+  const std::string& src = cfg.source.empty() ? std::string("config") : cfg.source;
+  if (cfg.databases.empty())
+    throw ConfigError(fmt::format("{}: no [databases] defined; add one or pass --backend", src));
+  if (cfg.min_pool_size > cfg.default_pool_size)
+    throw ConfigError(
+        fmt::format("{}: proxy.min_pool_size ({}) exceeds proxy.default_pool_size ({})", src,
+                    cfg.min_pool_size, cfg.default_pool_size));
+  for (auto& [name, db] : cfg.databases) {
+    int size = db.pool_size.value_or(cfg.default_pool_size);
+    if (db.max_db_connections > 0 && db.max_db_connections < db.min_pool_size.value_or(0))
+      throw ConfigError(
+          fmt::format("{}: databases.{}.min_pool_size exceeds max_db_connections", src, name));
+    (void)size;
+  }
+  if (cfg.auth_type != ClientAuth::trust && cfg.users.empty())
+    throw ConfigError(
+        fmt::format("{}: auth_type is {} but no [users] are defined; clients could never log in",
+                    src, to_string(cfg.auth_type)));
+}
+
+}  // namespace pgw

@@ -1,0 +1,113 @@
+#pragma once
+// The proxy's configuration: what `pgwarden proxy --config FILE` reads (TOML)
+// and what the config-less flags build. Every key is documented in
+// docs/configuration.md; defaults live here and nowhere else.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "pgwarden/core/duration.hpp"
+
+namespace pgw {
+
+enum class PoolMode { session, transaction };
+enum class ClientAuth { trust, cleartext, md5, scram_sha_256 };
+
+const char* to_string(PoolMode m);
+const char* to_string(ClientAuth a);
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string str() const;
+};
+// "host:port", "[v6]:port" or ":port". Returns nullopt on anything else.
+std::optional<HostPort> parse_host_port(std::string_view text);
+
+struct Timeouts {
+  Millis server_connect{5'000};
+  Millis server_login{10'000};
+  Millis client_login{60'000};
+  Millis client_idle{0};
+  Millis server_idle{600'000};
+  Millis server_lifetime{3'600'000};
+  Millis idle_transaction{0};
+  Millis query{0};
+  Millis query_wait{120'000};
+  Millis server_check_delay{30'000};
+  Millis reserve_pool{5'000};
+  Millis cancel_wait{10'000};
+};
+
+struct Keepalive {
+  bool enabled = true;
+  int idle_s = 60;  // below every common middlebox idle cut (AWS 350 s, Azure 240 s)
+  int interval_s = 10;
+  int count = 6;
+  Millis user_timeout{0};  // TCP_USER_TIMEOUT; 0 = kernel default
+};
+
+struct DatabaseConfig {
+  std::string name;  // what clients put in `dbname`
+  std::string host = "127.0.0.1";
+  uint16_t port = 5432;
+  std::string dbname;                   // on the server; defaults to name
+  std::optional<std::string> user;      // forced server user
+  std::optional<std::string> password;  // server password for the forced user
+  std::optional<PoolMode> pool_mode;
+  std::optional<int> pool_size;
+  std::optional<int> min_pool_size;
+  std::optional<int> reserve_pool_size;
+  int max_db_connections = 0;  // 0 = unlimited
+};
+
+struct UserConfig {
+  std::string name;
+  std::string password;  // plaintext, "md5<32 hex>" or a SCRAM-SHA-256 secret
+  std::optional<PoolMode> pool_mode;
+  std::optional<int> pool_size;
+  int max_user_connections = 0;  // 0 = unlimited
+};
+
+struct ProxyConfig {
+  std::vector<HostPort> listen{{"127.0.0.1", 6432}};
+  int workers = 0;  // 0 = one per core
+  int max_client_conn = 1000;
+  PoolMode pool_mode = PoolMode::transaction;
+  int default_pool_size = 20;
+  int min_pool_size = 0;
+  int reserve_pool_size = 0;
+  ClientAuth auth_type = ClientAuth::scram_sha_256;
+  std::string server_reset_query = "DISCARD ALL";
+  bool server_reset_query_always = false;
+  std::string server_check_query;  // empty = an empty query
+  int max_prepared_statements = 200;
+  uint32_t max_packet_size = 256u << 20;
+  std::string application_name_add_host;  // reserved; unused
+  Timeouts timeouts;
+  Keepalive keepalive;
+  std::map<std::string, DatabaseConfig> databases;
+  std::map<std::string, UserConfig> users;
+  std::string source;  // file the config came from, for messages
+};
+
+// A config problem, already formatted as "FILE:LINE:COL: what is wrong".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+ProxyConfig load_config_file(const std::string& path);
+ProxyConfig parse_config(std::string_view toml_text, const std::string& source_name);
+
+// The config-less form: one database from a postgres:// URL.
+// postgres://USER:PASSWORD@HOST:PORT/DB; the user logs in with the same password.
+void add_backend_url(ProxyConfig& cfg, std::string_view url);
+
+// Checks cross-key rules (pools vs limits, at least one database...).
+void validate(const ProxyConfig& cfg);
+
+}  // namespace pgw

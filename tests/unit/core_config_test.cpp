@@ -1,0 +1,88 @@
+#include <gtest/gtest.h>
+
+#include "pgwarden/core/config.hpp"
+
+using namespace pgw;
+
+TEST(Duration, ParsesUnits) {
+  EXPECT_EQ(parse_duration("250ms"), Millis(250));
+  EXPECT_EQ(parse_duration("30s"), Millis(30'000));
+  EXPECT_EQ(parse_duration("5m"), Millis(300'000));
+  EXPECT_EQ(parse_duration("2h"), Millis(7'200'000));
+  EXPECT_EQ(parse_duration("12"), Millis(12'000));
+  EXPECT_FALSE(parse_duration("-1s"));
+  EXPECT_FALSE(parse_duration("5 parsecs"));
+  EXPECT_FALSE(parse_duration(""));
+  EXPECT_EQ(format_duration(Millis(350'000)), "350s");
+  EXPECT_EQ(format_duration(Millis(1500)), "1500ms");
+}
+
+TEST(Config, ParsesFullExample) {
+  auto cfg = parse_config(R"(
+[proxy]
+listen = ["127.0.0.1:6432", "127.0.0.1:6433"]
+pool_mode = "session"
+default_pool_size = 7
+auth_type = "md5"
+[timeouts]
+query_wait_timeout = "3s"
+server_lifetime = 60
+[databases.app]
+host = "10.0.0.1"
+port = 5433
+dbname = "appdb"
+pool_size = 3
+[users.alice]
+password = "secret"
+)",
+                          "t.toml");
+  ASSERT_EQ(cfg.listen.size(), 2u);
+  EXPECT_EQ(cfg.listen[1].port, 6433);
+  EXPECT_EQ(cfg.pool_mode, PoolMode::session);
+  EXPECT_EQ(cfg.default_pool_size, 7);
+  EXPECT_EQ(cfg.auth_type, ClientAuth::md5);
+  EXPECT_EQ(cfg.timeouts.query_wait, Millis(3000));
+  EXPECT_EQ(cfg.timeouts.server_lifetime, Millis(60'000));
+  EXPECT_EQ(cfg.databases.at("app").dbname, "appdb");
+  EXPECT_EQ(cfg.databases.at("app").port, 5433);
+  EXPECT_EQ(cfg.databases.at("app").pool_size, 3);
+  EXPECT_EQ(cfg.users.at("alice").password, "secret");
+}
+
+static std::string error_of(const char* text) {
+  try {
+    parse_config(text, "bad.toml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, SyntaxErrorNamesFileLineColumn) {
+  EXPECT_EQ(error_of("[proxy]\nlisten = [\"a:1\"\n").rfind("bad.toml:", 0), 0u);
+  std::string e = error_of("[proxy]\npool_size = = 3\n");
+  EXPECT_NE(e.find("bad.toml:2:"), std::string::npos) << e;
+}
+
+TEST(Config, SemanticErrorsNameTheKeyAndPosition) {
+  EXPECT_EQ(error_of("[proxy]\n  pool_mode = \"statement\"\n"),
+            "bad.toml:2:15: 'proxy.pool_mode' must be \"session\" or \"transaction\"");
+  EXPECT_EQ(error_of("[timeouts]\nquery_wait_timeout = \"soon\"\n"),
+            "bad.toml:2:22: 'timeouts.query_wait_timeout' = \"soon\" is not a duration (e.g. "
+            "\"500ms\", \"30s\", \"5m\")");
+  EXPECT_EQ(error_of("[proxy]\ndefault_pool_sise = 3\n"),
+            "bad.toml:2:21: unknown key 'proxy.default_pool_sise'");
+  EXPECT_EQ(error_of("[databases.x]\nport = 70000\n"),
+            "bad.toml:2:8: 'databases.x.port' = 70000 is out of range [1, 65535]");
+}
+
+TEST(Config, BackendUrl) {
+  ProxyConfig cfg;
+  add_backend_url(cfg, "postgres://app:p%40ss@db.internal:6543/orders");
+  auto& db = cfg.databases.at("orders");
+  EXPECT_EQ(db.host, "db.internal");
+  EXPECT_EQ(db.port, 6543);
+  EXPECT_EQ(cfg.users.at("app").password, "p@ss");
+  EXPECT_THROW(add_backend_url(cfg, "mysql://x@y/z"), ConfigError);
+  EXPECT_THROW(add_backend_url(cfg, "postgres://host:5432/db"), ConfigError);
+}
