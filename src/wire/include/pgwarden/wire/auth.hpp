@@ -1,0 +1,64 @@
+#pragma once
+// Password authentication as PostgreSQL does it: MD5 and SCRAM-SHA-256
+// (RFC 5802 / RFC 7677), both directions. Pure computation on strings; the
+// proxy moves the messages. Passwords are never logged or put in errors.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pgw::wire {
+
+std::string base64_encode(std::string_view raw);
+std::optional<std::string> base64_decode(std::string_view text);
+std::string random_bytes(size_t n);
+
+// "md5" + md5hex(md5hex(password + user) + salt): the PasswordMessage answer.
+std::string md5_response(std::string_view user, std::string_view password_or_md5_hash,
+                         std::string_view salt4);
+// The stored form "md5" + md5hex(password + user).
+std::string md5_hash(std::string_view user, std::string_view password);
+
+// A SCRAM-SHA-256 verifier as stored by PostgreSQL:
+// SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>
+struct ScramSecret {
+  int iterations = 4096;
+  std::string salt;  // raw bytes
+  std::string stored_key;
+  std::string server_key;
+  static std::optional<ScramSecret> parse(std::string_view text);
+  static ScramSecret from_password(std::string_view password, std::string_view salt,
+                                   int iterations);
+  std::string str() const;
+};
+
+// Client side of SCRAM-SHA-256 without channel binding (proxy → server).
+class ScramClient {
+ public:
+  explicit ScramClient(std::string password, std::string nonce = {});
+  std::string client_first();  // "n,,n=,r=<nonce>"
+  // Consumes server-first; produces client-final. On failure sets `error`.
+  bool on_server_first(std::string_view server_first, std::string& client_final,
+                       std::string& error);
+  bool verify_server_final(std::string_view server_final, std::string& error) const;
+
+ private:
+  std::string password_, nonce_, client_first_bare_, server_signature_;
+};
+
+// Server side of SCRAM-SHA-256 (client → proxy), against a stored verifier.
+class ScramServer {
+ public:
+  explicit ScramServer(ScramSecret secret, std::string nonce = {});
+  bool on_client_first(std::string_view client_first, std::string& server_first,
+                       std::string& error);
+  // Verifies the proof. On success fills server_final ("v=...").
+  bool on_client_final(std::string_view client_final, std::string& server_final,
+                       std::string& error);
+
+ private:
+  ScramSecret secret_;
+  std::string nonce_, client_first_bare_, server_first_, gs2_header_;
+};
+
+}  // namespace pgw::wire
