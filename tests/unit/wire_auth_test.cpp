@@ -11,7 +11,7 @@ constexpr const char* kServerFirst =
 constexpr const char* kClientFinal =
     "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
     "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
-// The RFC prints "...RsjRG4tk="; RFC 7677 erratum 5284 corrects it to this
+// The RFC prints "...RsjRG4tk="; the RFC's errata correct it to this
 // value, which an independent HMAC computation also gives.
 constexpr const char* kServerFinal = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
