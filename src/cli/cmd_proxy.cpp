@@ -1,15 +1,167 @@
+// `pgwarden proxy`: run the pooling proxy from a TOML file or from flags.
+#include <csignal>
 #include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "command.hpp"
+#include "pgwarden/core/log.hpp"
+#include "pgwarden/proxy/proxy.hpp"
 
 namespace pgw::cli {
-Command add_proxy_command(CLI::App& root) {
-  Command c;
-  c.app = root.add_subcommand("proxy", "not built yet");
-  c.run = [] {
-    std::cerr << "pgwarden proxy: not implemented yet\n";
+
+namespace {
+
+struct ProxyFlags {
+  std::string config;
+  std::vector<std::string> listen;
+  std::string backend;
+  std::string mode;
+  int pool_size = 0;
+  int workers = -1;
+  int max_client_conn = 0;
+  std::string auth;
+  std::vector<std::string> events;
+  std::string log_level = "info";
+  bool summary = false;
+};
+
+void print_summary(const observe::EventBus& bus) {
+  auto events = bus.event_counts();
+  auto closes = bus.close_counts();
+  std::cerr << "\npgwarden proxy: what it saw\n";
+  for (auto& [name, n] : events) std::cerr << fmt::format("  {:<24} {:>8}\n", name, n);
+  if (!closes.empty()) {
+    std::cerr << "  closes by side / initiator / cause:\n";
+    for (auto& [k, n] : closes)
+      std::cerr << fmt::format("    {:<7} {:<9} {:<28} {:>8}\n", k.side, k.initiator, k.cause, n);
+  }
+}
+
+std::atomic<proxy::Proxy*> g_proxy{nullptr};
+
+int run_proxy(const ProxyFlags& f) {
+  setup_logging(f.log_level);
+  ProxyConfig cfg;
+  try {
+    if (!f.config.empty()) cfg = load_config_file(f.config);
+    if (!f.backend.empty()) add_backend_url(cfg, f.backend);
+    if (!f.listen.empty()) {
+      cfg.listen.clear();
+      for (auto& l : f.listen) {
+        auto hp = parse_host_port(l);
+        if (!hp) throw ConfigError(fmt::format("--listen {}: expected HOST:PORT", l));
+        cfg.listen.push_back(*hp);
+      }
+    }
+    if (!f.mode.empty()) {
+      if (f.mode == "session")
+        cfg.pool_mode = PoolMode::session;
+      else if (f.mode == "transaction")
+        cfg.pool_mode = PoolMode::transaction;
+      else
+        throw ConfigError("--mode must be session or transaction");
+    }
+    if (f.pool_size > 0) cfg.default_pool_size = f.pool_size;
+    if (f.workers >= 0) cfg.workers = f.workers;
+    if (f.max_client_conn > 0) cfg.max_client_conn = f.max_client_conn;
+    if (!f.auth.empty()) {
+      auto parsed = parse_config("[proxy]\nauth_type = \"" + f.auth + "\"\n", "--auth");
+      cfg.auth_type = parsed.auth_type;
+    }
+    if (cfg.source.empty()) cfg.source = "command line";
+    validate(cfg);
+  } catch (const ConfigError& e) {
+    std::cerr << "pgwarden proxy: " << e.what() << "\n";
     return 2;
+  }
+
+  observe::EventBus bus;
+  try {
+    for (auto& sink : f.events) {
+      if (sink == "stdout")
+        bus.add_sink(observe::JsonLinesSink::to_stdout());
+      else if (sink.starts_with("file:"))
+        bus.add_sink(observe::JsonLinesSink::to_file(sink.substr(5)));
+      else
+        throw std::runtime_error("--events " + sink + ": expected stdout or file:PATH");
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "pgwarden proxy: " << e.what() << "\n";
+    return 2;
+  }
+
+  proxy::Proxy px(cfg, bus);
+  try {
+    px.bind();
+  } catch (const std::exception& e) {
+    std::cerr << "pgwarden proxy: " << e.what() << "\n";
+    return 1;
+  }
+  for (auto& hp : px.bound()) spdlog::info("listening on {}", hp.str());
+  for (auto& [name, db] : cfg.databases)
+    spdlog::info("database {} -> {}:{}/{} ({} mode)", name, db.host, db.port, db.dbname,
+                 to_string(db.pool_mode.value_or(cfg.pool_mode)));
+
+  // Signals: SIGINT/SIGTERM stop; handled by a watcher thread, not in the handler.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::thread watcher([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("received signal {}, shutting down", sig);
+    px.stop();
+  });
+  px.run();
+  // Wake the watcher if run() ended on its own.
+  pthread_kill(watcher.native_handle(), SIGTERM);
+  watcher.join();
+  if (f.summary) print_summary(bus);
+  return 0;
+}
+
+}  // namespace
+
+Command add_proxy_command(CLI::App& root) {
+  auto flags = std::make_shared<ProxyFlags>();
+  Command c;
+  c.app = root.add_subcommand("proxy", "Run the pooling PostgreSQL proxy");
+  auto* app = c.app;
+  app->footer(
+      "Example:\n  pgwarden proxy --listen 127.0.0.1:6432 --backend "
+      "postgres://app:secret@db:5432/app --mode transaction --pool-size 20\n"
+      "Every config key: docs/configuration.md");
+  app->add_option("-c,--config", flags->config, "TOML config file")->check(CLI::ExistingFile);
+  app->add_option("-l,--listen", flags->listen, "HOST:PORT to listen on (repeatable)");
+  app->add_option("-b,--backend", flags->backend,
+                  "postgres://USER:PASSWORD@HOST:PORT/DB; clients log in as USER with PASSWORD");
+  app->add_option("-m,--mode", flags->mode, "pool mode: session or transaction")
+      ->check(CLI::IsMember({"session", "transaction"}));
+  app->add_option("--pool-size", flags->pool_size, "server connections per (database, user)")
+      ->check(CLI::Range(1, 100000));
+  app->add_option("--workers", flags->workers, "worker threads (0 = one per core)")
+      ->check(CLI::Range(0, 256));
+  app->add_option("--max-client-conn", flags->max_client_conn, "client connections accepted")
+      ->check(CLI::Range(1, 1000000));
+  app->add_option("--auth", flags->auth, "client auth: trust, cleartext, md5, scram-sha-256")
+      ->check(CLI::IsMember({"trust", "cleartext", "md5", "scram-sha-256"}));
+  app->add_option("--events", flags->events, "event sink (repeatable): stdout, file:PATH");
+  app->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off");
+  app->add_flag("--summary", flags->summary, "print event and close-cause counts on exit");
+  c.run = [flags] {
+    if (flags->config.empty() && flags->backend.empty()) {
+      std::cerr << "pgwarden proxy: give --config FILE or --backend URL (see --help)\n";
+      return 2;
+    }
+    return run_proxy(*flags);
   };
   return c;
 }
+
 }  // namespace pgw::cli

@@ -1,0 +1,46 @@
+#pragma once
+// The connection event: one record per lifecycle step of a client or server
+// connection, shared by every pgwarden command (see docs/events.md). Pure
+// data and its JSON form; no sockets.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace pgw::observe {
+
+using SystemClock = std::chrono::system_clock;
+
+struct ConnectionEvent {
+  SystemClock::time_point ts = SystemClock::now();
+  std::string event;  // client.open, client.close, server.open, server.close, pool.wait, ...
+  uint64_t conn_id = 0;
+  std::string side;  // client | server
+  std::string peer;
+  std::string backend;
+  std::string database;
+  std::string user;
+  std::string application_name;
+  int64_t backend_pid = 0;
+  int64_t age_ms = -1;
+  int64_t idle_ms = -1;
+  std::string state;
+  // For closes and refusals:
+  std::string initiator;  // client | server | proxy | network
+  std::string cause;
+  std::string sqlstate;
+  std::string message;
+  int err_no = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  std::string client_impact;  // none | error_returned | disconnected | rescued
+  std::string pool;           // database/user
+  int64_t wait_ms = -1;
+};
+
+// RFC 3339 UTC with microseconds: 2026-11-27T03:04:05.123456Z
+std::string format_ts(SystemClock::time_point tp);
+// One JSON object, no trailing newline. Empty strings and negative numbers
+// that mean "unknown" are left out.
+std::string to_json(const ConnectionEvent& e);
+
+}  // namespace pgw::observe

@@ -1,0 +1,11 @@
+#pragma once
+#include <boost/asio/awaitable.hpp>
+
+#include "pgwarden/pool/pool.hpp"
+
+namespace pgw::pool {
+// Connects `s` to its server and logs in as the pool's server user. Throws
+// ProxyError naming the cause (server_connect_failed / _timeout,
+// server_login_failed / _timeout) with the server's SQLSTATE when it sent one.
+asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps);
+}  // namespace pgw::pool

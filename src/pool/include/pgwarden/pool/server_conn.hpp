@@ -1,0 +1,58 @@
+#pragma once
+// One proxy→PostgreSQL connection and the state the proxy keeps about it.
+// Owned by its Pool while idle, lent to exactly one session while active.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "pgwarden/pool/prepared_lru.hpp"
+
+namespace pgw::pool {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+class Pool;
+
+struct ServerConn {
+  ServerConn(asio::any_io_executor ex, uint64_t id_) : sock(std::move(ex)), id(id_) {}
+  tcp::socket sock;
+  uint64_t id;
+  Pool* pool = nullptr;
+  std::string backend;  // host:port
+  uint32_t backend_pid = 0;
+  uint32_t backend_key = 0;
+  // Parameter tracking uses lower-case names; `greeting` keeps the server's
+  // spelling ("DateStyle") for the ParameterStatus messages clients are sent.
+  std::map<std::string, std::string> params;    // current values (reported or SET by us)
+  std::map<std::string, std::string> defaults;  // values right after login
+  std::map<std::string, std::string> greeting;  // as reported at login
+  std::string rbuf;                             // bytes read, not yet consumed
+  SteadyClock::time_point created = SteadyClock::now();
+  SteadyClock::time_point last_used = SteadyClock::now();
+  PreparedLru prepared;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  char tx_status = 'I';
+  bool counted = false;  // holds a slot in its pool's limits
+};
+using ServerPtr = std::shared_ptr<ServerConn>;
+
+// Reads from the server until at least one more byte is buffered.
+asio::awaitable<void> read_more(ServerConn& s);
+
+std::string lower_key(std::string_view key);
+
+// Runs one simple query to completion (reset query, ROLLBACK, health check),
+// keeping params/tx_status current. Returns false (with the reason) on an
+// ErrorResponse or I/O failure; the connection must then be closed.
+asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure);
+
+}  // namespace pgw::pool

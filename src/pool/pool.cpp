@@ -1,0 +1,498 @@
+#include "pgwarden/pool/pool.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "pgwarden/net/socket_opts.hpp"
+#include "pgwarden/observe/ids.hpp"
+#include "pgwarden/pool/login.hpp"
+#include "pgwarden/wire/codec.hpp"
+
+namespace pgw::pool {
+
+using asio::use_awaitable;
+
+namespace {
+int64_t ms_since(SteadyClock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count();
+}
+}  // namespace
+
+Pool::Pool(PoolManager& mgr, PoolSettings settings, asio::any_io_executor ex)
+    : mgr_(mgr), settings_(std::move(settings)), ex_(std::move(ex)) {}
+
+bool Pool::can_open_locked(bool use_reserve) const {
+  int limit = settings_.size + (use_reserve ? settings_.reserve_size : 0);
+  if (slots_ >= limit) return false;
+  if (settings_.max_db_connections > 0 &&
+      mgr_.db_servers_[settings_.database] >= settings_.max_db_connections)
+    return false;
+  if (settings_.max_user_connections > 0 &&
+      mgr_.user_servers_[settings_.user] >= settings_.max_user_connections)
+    return false;
+  return true;
+}
+
+void Pool::take_slot_locked() {
+  ++slots_;
+  ++mgr_.db_servers_[settings_.database];
+  ++mgr_.user_servers_[settings_.user];
+}
+
+void Pool::free_slot_locked() {
+  --slots_;
+  --mgr_.db_servers_[settings_.database];
+  --mgr_.user_servers_[settings_.user];
+}
+
+void Pool::wake_locked(const std::shared_ptr<Waiter>& w) {
+  asio::post(w->executor, [w] { w->timer.cancel(); });
+}
+
+asio::awaitable<ServerPtr> Pool::open_new() {
+  auto s = std::make_shared<ServerConn>(ex_, observe::next_conn_id());
+  s->pool = this;
+  s->counted = true;
+  try {
+    co_await connect_and_login(*s, settings_);
+  } catch (const ProxyError& e) {
+    {
+      std::lock_guard lock(mgr_.mu_);
+      --opening_;
+      free_slot_locked();
+      // A waiter may now open in our place (the failure may be transient).
+      if (!waiters_.empty()) {
+        auto w = waiters_.front();
+        waiters_.pop_front();
+        w->may_open = true;
+        ++opening_;
+        take_slot_locked();
+        wake_locked(w);
+      }
+    }
+    observe::ConnectionEvent ev;
+    ev.event = "server.connect_failed";
+    ev.conn_id = s->id;
+    ev.side = "server";
+    ev.backend = fmt::format("{}:{}", settings_.host, settings_.port);
+    ev.database = settings_.database;
+    ev.user = settings_.server_user;
+    ev.pool = settings_.key();
+    ev.initiator = e.initiator;
+    ev.cause = e.cause;
+    ev.sqlstate = e.sqlstate;
+    ev.message = e.message;
+    ev.err_no = e.err_no;
+    ev.state = "authenticating";
+    mgr_.bus().publish(ev);
+    throw;
+  }
+  {
+    std::lock_guard lock(mgr_.mu_);
+    --opening_;
+    ++active_;
+    welcome_ = s->greeting;
+  }
+  observe::ConnectionEvent ev;
+  ev.event = "server.open";
+  ev.conn_id = s->id;
+  ev.side = "server";
+  ev.peer = s->backend;
+  ev.backend = s->backend;
+  ev.database = settings_.database;
+  ev.user = settings_.server_user;
+  ev.pool = settings_.key();
+  ev.backend_pid = s->backend_pid;
+  ev.state = "idle";
+  mgr_.bus().publish(ev);
+  co_return s;
+}
+
+bool Pool::idle_conn_dead(ServerConn& s, CloseReason& why) {
+  int err = 0;
+  switch (net::peek(s.sock.native_handle(), err)) {
+    case net::PeekResult::idle:
+      return false;
+    case net::PeekResult::eof:
+      why = {"server_eof", "server", "", "server closed the idle connection without a message"};
+      return true;
+    case net::PeekResult::error:
+      why = {net::errno_cause(err), "network", "", std::strerror(err), err};
+      return true;
+    case net::PeekResult::readable: {
+      // An idle server only speaks to say goodbye: read its FATAL for the cause.
+      char buf[4096];
+      ssize_t n = ::recv(s.sock.native_handle(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) s.rbuf.append(buf, static_cast<size_t>(n));
+      wire::Frame f;
+      if (wire::next_frame(s.rbuf, 1 << 20, f) == wire::FrameStatus::ok && f.type == 'E') {
+        wire::ErrorFields e;
+        wire::parse_error_fields(f.body, e);
+        why = {"server_fatal", "server", e.sqlstate, e.message};
+      } else {
+        why = {"server_protocol_violation", "server", "", "unexpected data on an idle connection"};
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+asio::awaitable<ServerPtr> Pool::acquire() {
+  auto ex = co_await asio::this_coro::executor;
+  const auto start = SteadyClock::now();
+  const auto wait_limit = settings_.timeouts.query_wait;
+  std::shared_ptr<Waiter> waiter;
+  for (;;) {
+    ServerPtr got;
+    bool open = false;
+    std::vector<std::pair<ServerPtr, CloseReason>> dead;
+    {
+      std::lock_guard lock(mgr_.mu_);
+      if (waiter && waiter->granted) {
+        got = std::move(waiter->granted);  // counted as active by the giver
+      } else if (waiter && waiter->may_open) {
+        open = true;  // the waker took the slot for us
+      } else if (!waiter) {
+        while (!idle_.empty()) {
+          ServerPtr s = idle_.back();
+          idle_.pop_back();
+          CloseReason why;
+          if (idle_conn_dead(*s, why)) {
+            free_slot_locked();
+            s->counted = false;
+            dead.emplace_back(s, why);
+            continue;
+          }
+          ++active_;
+          got = s;
+          break;
+        }
+        if (!got && can_open_locked(false)) {
+          open = true;
+          ++opening_;
+          take_slot_locked();
+        }
+      } else if (settings_.reserve_size > 0 &&
+                 SteadyClock::now() - start >= settings_.timeouts.reserve_pool &&
+                 can_open_locked(true)) {
+        std::erase(waiters_, waiter);
+        open = true;
+        ++opening_;
+        take_slot_locked();
+      }
+      if (!got && !open) {
+        if (wait_limit.count() > 0 && SteadyClock::now() - start >= wait_limit) {
+          if (waiter) std::erase(waiters_, waiter);
+          ++wait_timeouts_;
+          throw ProxyError(
+              sqlstate::kInsufficientResources,
+              fmt::format("pgwarden: no server connection for pool {} within query_wait_timeout "
+                          "({}): {} of {} in use, {} other clients waiting",
+                          settings_.key(), format_duration(wait_limit), active_, settings_.size,
+                          waiters_.size()),
+              "query_wait_timeout");
+        }
+        if (!waiter) {
+          waiter = std::make_shared<Waiter>(ex);
+          waiters_.push_back(waiter);
+        }
+        // Wake for a hand-over, the reserve pool, or the wait limit.
+        auto next = wait_limit.count() > 0 ? start + wait_limit : SteadyClock::time_point::max();
+        if (settings_.reserve_size > 0)
+          next = std::min(next, start + settings_.timeouts.reserve_pool);
+        waiter->timer.expires_at(next);
+      }
+    }
+    for (auto& [s, why] : dead) emit_close(s, why);
+    if (got) {
+      if (SteadyClock::now() - got->last_used >= settings_.timeouts.server_check_delay) {
+        std::string failure;
+        if (!co_await run_simple_query(*got, settings_.check_query, failure)) {
+          close(got, {"health_check_failed", "proxy", "", failure});
+          waiter.reset();
+          continue;
+        }
+      }
+      record_wait(start);
+      co_return got;
+    }
+    if (open) {
+      ServerPtr s = co_await open_new();
+      record_wait(start);
+      co_return s;
+    }
+    boost::system::error_code ec;
+    co_await waiter->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+void Pool::record_wait(SteadyClock::time_point start) {
+  auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count();
+  std::lock_guard lock(mgr_.mu_);
+  ++acquired_;
+  total_wait_us_ += static_cast<uint64_t>(us);
+  max_wait_ms_ = std::max<int64_t>(max_wait_ms_, us / 1000);
+}
+
+void Pool::hand_over_locked(ServerPtr s, std::vector<ServerPtr>& to_close) {
+  (void)to_close;
+  s->last_used = SteadyClock::now();
+  while (!waiters_.empty()) {
+    auto w = waiters_.front();
+    waiters_.pop_front();
+    w->granted = std::move(s);
+    ++active_;
+    wake_locked(w);
+    return;
+  }
+  idle_.push_back(std::move(s));
+}
+
+void Pool::release(ServerPtr s) {
+  if (settings_.timeouts.server_lifetime.count() > 0 &&
+      SteadyClock::now() - s->created >= settings_.timeouts.server_lifetime) {
+    close(std::move(s), {"lifetime", "proxy", "", "server_lifetime reached"});
+    return;
+  }
+  std::vector<ServerPtr> to_close;
+  std::lock_guard lock(mgr_.mu_);
+  --active_;
+  hand_over_locked(std::move(s), to_close);
+}
+
+void Pool::close(ServerPtr s, const CloseReason& why) {
+  {
+    std::lock_guard lock(mgr_.mu_);
+    if (s->counted) {
+      s->counted = false;
+      --active_;
+      free_slot_locked();
+      // The freed slot lets the first waiter open a new connection.
+      while (!waiters_.empty()) {
+        auto w = waiters_.front();
+        waiters_.pop_front();
+        w->may_open = true;
+        ++opening_;
+        take_slot_locked();
+        wake_locked(w);
+        break;
+      }
+    }
+  }
+  emit_close(s, why);
+}
+
+void Pool::emit_close(const ServerPtr& s, const CloseReason& why) {
+  if (s->sock.is_open()) {
+    boost::system::error_code ec;
+    if (why.initiator == "proxy") {
+      std::string bye;
+      wire::terminate(bye);
+      ::send(s->sock.native_handle(), bye.data(), bye.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    s->sock.close(ec);
+  }
+  observe::ConnectionEvent ev;
+  ev.event = "server.close";
+  ev.conn_id = s->id;
+  ev.side = "server";
+  ev.peer = s->backend;
+  ev.backend = s->backend;
+  ev.database = settings_.database;
+  ev.user = settings_.server_user;
+  ev.pool = settings_.key();
+  ev.backend_pid = s->backend_pid;
+  ev.age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - s->created)
+                  .count();
+  ev.idle_ms = ms_since(s->last_used);
+  ev.state = why.state;
+  ev.initiator = why.initiator;
+  ev.cause = why.cause;
+  ev.sqlstate = why.sqlstate;
+  ev.message = why.message;
+  ev.err_no = why.err_no;
+  ev.bytes_in = s->bytes_in;
+  ev.bytes_out = s->bytes_out;
+  ev.client_impact = why.client_impact.empty() ? "none" : why.client_impact;
+  mgr_.bus().publish(ev);
+}
+
+void Pool::reset_then_release(ServerPtr s, std::vector<std::string> sqls,
+                              std::string cause_if_fails) {
+  asio::co_spawn(
+      s->sock.get_executor(),
+      [this, s, sqls = std::move(sqls),
+       cause = std::move(cause_if_fails)]() -> asio::awaitable<void> {
+        std::string failure;
+        bool ok = true;
+        for (auto& sql : sqls) {
+          if (ok) ok = co_await run_simple_query(*s, sql, failure);
+        }
+        if (ok && s->rbuf.empty()) {
+          release(s);
+        } else {
+          close(s, {cause, "proxy", "", failure.empty() ? "reset left unread data" : failure});
+        }
+      },
+      asio::detached);
+}
+
+void Pool::maintain() {
+  std::vector<std::pair<ServerPtr, CloseReason>> closing;
+  int to_open = 0;
+  {
+    std::lock_guard lock(mgr_.mu_);
+    auto now = SteadyClock::now();
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      ServerPtr& s = *it;
+      CloseReason why;
+      bool drop = idle_conn_dead(*s, why);
+      if (!drop && settings_.timeouts.server_lifetime.count() > 0 &&
+          now - s->created >= settings_.timeouts.server_lifetime) {
+        why = {"lifetime", "proxy", "", "server_lifetime reached"};
+        drop = true;
+      }
+      if (!drop && settings_.timeouts.server_idle.count() > 0 &&
+          now - s->last_used >= settings_.timeouts.server_idle && slots_ > settings_.min_size) {
+        why = {"idle_timeout", "proxy", "", "server_idle_timeout reached"};
+        drop = true;
+      }
+      if (drop) {
+        free_slot_locked();
+        s->counted = false;
+        closing.emplace_back(s, why);
+        it = idle_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    while (slots_ < settings_.min_size && can_open_locked(false)) {
+      ++opening_;
+      take_slot_locked();
+      ++to_open;
+    }
+  }
+  for (auto& [s, why] : closing) emit_close(s, why);
+  for (int i = 0; i < to_open; ++i) {
+    asio::co_spawn(
+        ex_,
+        [this]() -> asio::awaitable<void> {
+          try {
+            ServerPtr s = co_await open_new();
+            release(s);
+          } catch (const ProxyError& e) {
+            spdlog::warn("min_pool_size: could not open a server connection for {}: {}",
+                         settings_.key(), e.message);
+          }
+        },
+        asio::detached);
+  }
+}
+
+PoolStats Pool::stats() const {
+  std::lock_guard lock(mgr_.mu_);
+  PoolStats st;
+  st.database = settings_.database;
+  st.user = settings_.user;
+  st.mode = to_string(settings_.mode);
+  st.active = active_;
+  st.idle = static_cast<int>(idle_.size());
+  st.opening = opening_;
+  st.waiting = static_cast<int>(waiters_.size());
+  st.size = settings_.size;
+  st.wait_timeouts = wait_timeouts_;
+  st.total_wait_us = total_wait_us_;
+  st.acquired = acquired_;
+  st.max_wait_ms = max_wait_ms_;
+  return st;
+}
+
+std::map<std::string, std::string> Pool::welcome_params() const {
+  std::lock_guard lock(mgr_.mu_);
+  return welcome_;
+}
+
+bool Pool::has_welcome_params() const {
+  std::lock_guard lock(mgr_.mu_);
+  return !welcome_.empty();
+}
+
+PoolManager::PoolManager(const ProxyConfig& cfg, observe::EventBus& bus, asio::any_io_executor ex)
+    : cfg_(cfg), bus_(bus), ex_(std::move(ex)) {}
+
+std::shared_ptr<Pool> PoolManager::pool_for(const std::string& database, const std::string& user,
+                                            std::string& error_sqlstate, std::string& error) {
+  std::lock_guard lock(mu_);
+  std::string key = database + "/" + user;
+  if (auto it = pools_.find(key); it != pools_.end()) return it->second;
+  auto db = cfg_.databases.find(database);
+  if (db == cfg_.databases.end()) {
+    error_sqlstate = sqlstate::kInvalidCatalogName;
+    error = fmt::format("database \"{}\" is not configured in pgwarden", database);
+    return nullptr;
+  }
+  const DatabaseConfig& d = db->second;
+  auto u = cfg_.users.find(user);
+  PoolSettings ps;
+  ps.database = database;
+  ps.user = user;
+  ps.host = d.host;
+  ps.port = d.port;
+  ps.server_dbname = d.dbname;
+  ps.server_user = d.user.value_or(user);
+  if (d.password)
+    ps.server_password = *d.password;
+  else if (u != cfg_.users.end())
+    ps.server_password = u->second.password;
+  ps.mode = d.pool_mode.value_or(u != cfg_.users.end() && u->second.pool_mode ? *u->second.pool_mode
+                                                                              : cfg_.pool_mode);
+  ps.size = d.pool_size.value_or(
+      u != cfg_.users.end() && u->second.pool_size ? *u->second.pool_size : cfg_.default_pool_size);
+  ps.min_size = d.min_pool_size.value_or(cfg_.min_pool_size);
+  ps.reserve_size = d.reserve_pool_size.value_or(cfg_.reserve_pool_size);
+  ps.max_db_connections = d.max_db_connections;
+  ps.max_user_connections = u != cfg_.users.end() ? u->second.max_user_connections : 0;
+  ps.max_prepared_statements = cfg_.max_prepared_statements;
+  ps.reset_query = cfg_.server_reset_query;
+  ps.reset_query_always = cfg_.server_reset_query_always;
+  ps.check_query = cfg_.server_check_query;
+  ps.timeouts = cfg_.timeouts;
+  ps.keepalive = cfg_.keepalive;
+  auto pool = std::make_shared<Pool>(*this, std::move(ps), ex_);
+  pools_[key] = pool;
+  return pool;
+}
+
+void PoolManager::maintain_all() {
+  std::vector<std::shared_ptr<Pool>> pools;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [k, p] : pools_) pools.push_back(p);
+  }
+  for (auto& p : pools) p->maintain();
+}
+
+std::vector<PoolStats> PoolManager::stats() const {
+  std::vector<std::shared_ptr<Pool>> pools;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [k, p] : pools_) pools.push_back(p);
+  }
+  std::vector<PoolStats> out;
+  for (auto& p : pools) out.push_back(p->stats());
+  return out;
+}
+
+}  // namespace pgw::pool

@@ -1,0 +1,224 @@
+// Opening a server connection: TCP connect, StartupMessage, authentication
+// (cleartext, MD5, SCRAM-SHA-256), then ParameterStatus/BackendKeyData until
+// ReadyForQuery. Bounded by server_connect_timeout and server_login_timeout.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <fmt/format.h>
+
+#include <cctype>
+
+#include "pgwarden/net/socket_opts.hpp"
+#include "pgwarden/pool/login.hpp"
+#include "pgwarden/wire/auth.hpp"
+#include "pgwarden/wire/codec.hpp"
+
+namespace pgw::pool {
+
+using namespace boost::asio::experimental::awaitable_operators;
+using asio::use_awaitable;
+
+std::string lower_key(std::string_view key) {
+  std::string r(key);
+  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+asio::awaitable<void> read_more(ServerConn& s) {
+  char buf[16384];
+  size_t n = co_await s.sock.async_read_some(asio::buffer(buf), use_awaitable);
+  s.rbuf.append(buf, n);
+  s.bytes_in += n;
+}
+
+namespace {
+
+constexpr uint32_t kMaxServerMessage = 1u << 30;
+
+ProxyError login_failure(const PoolSettings& ps, const wire::ErrorFields& e) {
+  return ProxyError(e.sqlstate.empty() ? sqlstate::kCannotConnect : e.sqlstate, e.message,
+                    "server_login_failed", "server", 0,
+                    fmt::format("pgwarden could not log in to server {}:{} as user \"{}\"", ps.host,
+                                ps.port, ps.server_user));
+}
+
+asio::awaitable<void> send(ServerConn& s, const std::string& out) {
+  co_await asio::async_write(s.sock, asio::buffer(out), use_awaitable);
+  s.bytes_out += out.size();
+}
+
+asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSettings& ps) {
+  std::string out;
+  wire::startup_message(
+      out,
+      {{"user", ps.server_user}, {"database", ps.server_dbname}, {"application_name", "pgwarden"}});
+  co_await send(s, out);
+  std::unique_ptr<wire::ScramClient> scram;
+  for (;;) {
+    wire::Frame f;
+    auto st = wire::next_frame(s.rbuf, kMaxServerMessage, f);
+    if (st == wire::FrameStatus::bad_length)
+      throw ProxyError(sqlstate::kProtocolViolation, "invalid message length from server",
+                       "server_protocol_violation", "server");
+    if (st == wire::FrameStatus::need_more) {
+      co_await read_more(s);
+      continue;
+    }
+    out.clear();
+    switch (f.type) {
+      case 'R': {
+        uint32_t code = 0;
+        std::string_view data;
+        if (!wire::parse_auth_request(f.body, code, data))
+          throw ProxyError(sqlstate::kProtocolViolation, "malformed authentication request",
+                           "server_protocol_violation", "server");
+        if (code == 0) break;
+        if (code == 3) {
+          wire::password_message(out, ps.server_password);
+        } else if (code == 5 && data.size() == 4) {
+          wire::password_message(out, wire::md5_response(ps.server_user, ps.server_password, data));
+        } else if (code == 10) {
+          if (data.find("SCRAM-SHA-256") == std::string_view::npos)
+            throw ProxyError(sqlstate::kFeatureNotSupported,
+                             "server offers no SASL mechanism pgwarden supports",
+                             "server_login_failed", "server");
+          scram = std::make_unique<wire::ScramClient>(ps.server_password);
+          wire::sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first());
+        } else if (code == 11 && scram) {
+          std::string final_msg, err;
+          if (!scram->on_server_first(data, final_msg, err))
+            throw ProxyError(sqlstate::kInvalidPassword, err, "server_login_failed", "server");
+          wire::sasl_response(out, final_msg);
+        } else if (code == 12 && scram) {
+          std::string err;
+          if (!scram->verify_server_final(data, err))
+            throw ProxyError(sqlstate::kInvalidPassword, err, "server_login_failed", "server");
+        } else {
+          throw ProxyError(sqlstate::kFeatureNotSupported,
+                           fmt::format("server requested authentication method {} that pgwarden "
+                                       "does not support",
+                                       code),
+                           "server_login_failed", "server");
+        }
+        break;
+      }
+      case 'S': {
+        std::string_view k, v;
+        if (wire::parse_parameter_status(f.body, k, v)) {
+          s.params[lower_key(k)] = std::string(v);
+          s.defaults[lower_key(k)] = std::string(v);
+          s.greeting[std::string(k)] = std::string(v);
+        }
+        break;
+      }
+      case 'K':
+        wire::parse_backend_key_data(f.body, s.backend_pid, s.backend_key);
+        break;
+      case 'E': {
+        wire::ErrorFields e;
+        wire::parse_error_fields(f.body, e);
+        throw login_failure(ps, e);
+      }
+      case 'Z':
+        s.tx_status = f.body.empty() ? 'I' : f.body[0];
+        s.rbuf.erase(0, f.size);
+        co_return;
+      default:  // NoticeResponse, NegotiateProtocolVersion: nothing to do
+        break;
+    }
+    s.rbuf.erase(0, f.size);
+    if (!out.empty()) co_await send(s, out);
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  asio::steady_timer timer(ex);
+  boost::system::error_code ec;
+  auto endpoints = co_await resolver.async_resolve(ps.host, std::to_string(ps.port),
+                                                   asio::redirect_error(use_awaitable, ec));
+  if (ec)
+    throw ProxyError(sqlstate::kCannotConnect,
+                     fmt::format("could not resolve server host \"{}\": {}", ps.host, ec.message()),
+                     "server_connect_failed", "network", ec.value());
+  timer.expires_after(ps.timeouts.server_connect);
+  auto connected =
+      co_await (asio::async_connect(s.sock, endpoints, asio::redirect_error(use_awaitable, ec)) ||
+                timer.async_wait(use_awaitable));
+  if (connected.index() == 1)
+    throw ProxyError(sqlstate::kCannotConnect,
+                     fmt::format("could not connect to server {}:{} within server_connect_timeout "
+                                 "({})",
+                                 ps.host, ps.port, format_duration(ps.timeouts.server_connect)),
+                     "server_connect_timeout", "network", ETIMEDOUT);
+  if (ec)
+    throw ProxyError(
+        sqlstate::kCannotConnect,
+        fmt::format("could not connect to server {}:{}: {}", ps.host, ps.port, ec.message()),
+        "server_connect_failed", "network", ec.value());
+  s.backend = fmt::format("{}:{}", ps.host, ps.port);
+  net::apply_tcp_options(s.sock.native_handle(), ps.keepalive);
+  timer.expires_after(ps.timeouts.server_login);
+  auto logged_in = co_await (authenticate_and_wait_ready(s, ps) || timer.async_wait(use_awaitable));
+  if (logged_in.index() == 1)
+    throw ProxyError(sqlstate::kCannotConnect,
+                     fmt::format("server {}:{} did not complete login within server_login_timeout "
+                                 "({})",
+                                 ps.host, ps.port, format_duration(ps.timeouts.server_login)),
+                     "server_login_timeout", "server");
+  s.created = s.last_used = SteadyClock::now();
+}
+
+asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure) {
+  std::string out;
+  wire::query(out, sql);
+  try {
+    co_await send(s, out);
+    bool ok = true;
+    for (;;) {
+      wire::Frame f;
+      auto st = wire::next_frame(s.rbuf, kMaxServerMessage, f);
+      if (st == wire::FrameStatus::bad_length) {
+        failure = "invalid message length from server";
+        co_return false;
+      }
+      if (st == wire::FrameStatus::need_more) {
+        co_await read_more(s);
+        continue;
+      }
+      if (f.type == 'E') {
+        wire::ErrorFields e;
+        wire::parse_error_fields(f.body, e);
+        failure = fmt::format("{} ({})", e.message, e.sqlstate);
+        ok = false;
+        if (e.severity == "FATAL" || e.severity == "PANIC") {
+          s.rbuf.erase(0, f.size);
+          co_return false;
+        }
+      } else if (f.type == 'S') {
+        std::string_view k, v;
+        if (wire::parse_parameter_status(f.body, k, v)) s.params[lower_key(k)] = std::string(v);
+      } else if (f.type == 'C') {
+        std::string_view tag = f.body;
+        if (tag.starts_with("DISCARD ALL") || tag.starts_with("DEALLOCATE ALL")) s.prepared.clear();
+      } else if (f.type == 'Z') {
+        s.tx_status = f.body.empty() ? 'I' : f.body[0];
+        s.rbuf.erase(0, f.size);
+        co_return ok&& s.tx_status == 'I';
+      }
+      s.rbuf.erase(0, f.size);
+    }
+  } catch (const boost::system::system_error& e) {
+    failure = e.code().message();
+    co_return false;
+  }
+}
+
+}  // namespace pgw::pool

@@ -1,0 +1,80 @@
+#pragma once
+// The data plane: listeners, worker threads, client sessions, cancel routing
+// and the janitor that enforces timeouts. Knows nothing of HTTP.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "pgwarden/core/config.hpp"
+#include "pgwarden/observe/bus.hpp"
+#include "pgwarden/pool/pool.hpp"
+#include "pgwarden/proxy/statement_registry.hpp"
+#include "pgwarden/wire/auth.hpp"
+
+namespace pgw::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class Session;
+
+class Proxy {
+ public:
+  Proxy(ProxyConfig cfg, observe::EventBus& bus);
+  ~Proxy();
+
+  // Binds every listener; throws std::runtime_error naming the address on failure.
+  void bind();
+  // Runs the worker threads until stop(); returns when they are done.
+  void run();
+  void stop();
+  std::vector<HostPort> bound() const { return bound_; }
+
+  const ProxyConfig& config() const { return cfg_; }
+  pool::PoolManager& pools() { return pools_; }
+  observe::EventBus& bus() { return bus_; }
+  StatementRegistry& statements() { return statements_; }
+  asio::io_context& io() { return ioc_; }
+
+  // The SCRAM verifier for a user (computed once from a plaintext password).
+  std::optional<wire::ScramSecret> scram_secret(const std::string& user);
+
+  // Session registry, used for cancel routing, limits and the janitor.
+  uint32_t register_session(const std::shared_ptr<Session>& s);
+  void unregister_session(uint32_t key_pid);
+  std::shared_ptr<Session> find_session(uint32_t key_pid);
+  int logged_in_clients() const { return logged_in_.load(); }
+  std::atomic<int>& logged_in_counter() { return logged_in_; }
+  size_t session_count() const;
+
+ private:
+  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
+  asio::awaitable<void> janitor();
+
+  ProxyConfig cfg_;
+  observe::EventBus& bus_;
+  asio::io_context ioc_;
+  pool::PoolManager pools_;
+  StatementRegistry statements_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::vector<HostPort> bound_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+
+  mutable std::mutex sessions_mu_;
+  std::unordered_map<uint32_t, std::weak_ptr<Session>> sessions_;
+  uint32_t next_key_pid_;
+  std::atomic<int> logged_in_{0};
+
+  std::mutex scram_mu_;
+  std::unordered_map<std::string, wire::ScramSecret> scram_cache_;
+};
+
+}  // namespace pgw::proxy

@@ -1,0 +1,182 @@
+#pragma once
+// One client connection: startup and authentication, then forwarding in
+// session or transaction mode with prepared-statement and parameter
+// bookkeeping, until the client, the server, a timeout or the proxy ends it.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "pgwarden/pool/pool.hpp"
+#include "pgwarden/proxy/outbox.hpp"
+#include "pgwarden/proxy/params.hpp"
+#include "pgwarden/wire/codec.hpp"
+
+namespace pgw::proxy {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+class Proxy;
+using pool::SteadyClock;
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+enum class ClientState : int {
+  authenticating,
+  idle,
+  active,
+  in_transaction,
+  copy,
+  waiting_for_server
+};
+const char* to_string(ClientState s);
+
+// What a server response completes, in the order requests were sent.
+struct Pending {
+  enum Kind : uint8_t {
+    parse,
+    bind,
+    describe,
+    execute,
+    close,
+    sync,
+    query,
+    function_call,
+    injected_parse,  // our Parse of a statement the client prepared elsewhere: response hidden
+    injected_close,  // our Close of an evicted statement: response hidden
+    replay,          // our SET/RESET of session parameters: responses hidden
+    synthetic        // a response we produce ourselves (statement already prepared)
+  };
+  Kind kind;
+  std::string bytes;  // for synthetic
+  bool sync_point() const {
+    return kind == sync || kind == query || kind == function_call || kind == replay;
+  }
+  bool hidden() const { return kind == injected_parse || kind == injected_close || kind == replay; }
+};
+
+struct CancelTarget {
+  std::string host;
+  uint16_t port = 0;
+  uint32_t pid = 0;
+  uint32_t key = 0;
+};
+
+// One per attached server: lets finish() stop and await that server's reader
+// without confusing it with the reader of a later attachment.
+struct ReaderControl {
+  explicit ReaderControl(Strand& st) : exit(st, SteadyClock::time_point::max()) {}
+  bool running = true;
+  bool attached = true;  // false once its server is released or lost, even if re-attached
+  asio::steady_timer exit;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Proxy& proxy, Strand strand, tcp::socket socket);
+  asio::awaitable<void> run();
+
+  // Called by the janitor on any thread: re-checks and enforces timeouts on
+  // the session's strand.
+  void check_timeouts();
+  bool maybe_timed_out(SteadyClock::time_point now) const;
+  std::optional<CancelTarget> cancel_target();
+  uint32_t cancel_key() const { return cancel_secret_; }
+  uint32_t key_pid() const { return key_pid_; }
+  // Administrative close (shutdown): tells the client why, then closes.
+  void terminate(std::string cause, std::string sqlstate, std::string message);
+
+ private:
+  // ---- login (session_login.cpp)
+  asio::awaitable<bool> login();
+  asio::awaitable<bool> read_startup(wire::StartupPacket& pkt);
+  asio::awaitable<bool> authenticate();
+  asio::awaitable<bool> read_password_message(std::string& body);
+  asio::awaitable<void> handle_cancel_request(const wire::StartupPacket& pkt);
+  asio::awaitable<bool> greet();
+
+  // ---- forwarding (session_forward.cpp)
+  asio::awaitable<void> client_loop();
+  asio::awaitable<bool> handle_client_frame(const wire::Frame& f, std::string& to_server);
+  asio::awaitable<pool::ServerPtr> acquire_server();
+  asio::awaitable<bool> attach_server();
+  void handle_server_frame(const wire::Frame& f, std::string& to_client, bool& release);
+  asio::awaitable<void> server_reader(pool::ServerPtr s, std::shared_ptr<ReaderControl> ctl);
+  void release_server();
+  void server_lost(const pool::ServerPtr& s, std::string cause, std::string initiator, int err_no,
+                   std::string message);
+  void push_pending(Pending::Kind k);
+  void push_synthetic(std::string bytes);
+  void drain_synthetic(std::string& to_client);
+  void ensure_prepared(uint64_t id, std::string_view rest, std::string& to_server);
+  bool rewrite_statements() const;
+  void refuse_request(const std::string& sqlstate, const std::string& message);
+
+  // ---- ending (session.cpp)
+  asio::awaitable<void> finish();
+  asio::awaitable<void> stop_server_reader();
+  void end_with(std::string cause, std::string initiator, std::string sqlstate = {},
+                std::string message = {}, int err_no = 0, std::string impact = {});
+  asio::awaitable<void> send_fatal_and_close(std::string sqlstate, std::string message,
+                                             std::string cause);
+  void emit_client_event(const char* event);
+  void set_state(ClientState s);
+
+  Proxy& proxy_;
+  Strand strand_;
+  tcp::socket client_;
+  Outbox client_out_;
+  std::string cbuf_;
+  uint64_t id_;
+  uint32_t key_pid_ = 0;
+  uint32_t cancel_secret_ = 0;
+  std::string peer_;
+  std::string database_, user_, app_name_;
+  ParamMap wanted_;  // lower-case GUC name → value the client expects
+  std::shared_ptr<pool::Pool> pool_;
+  PoolMode mode_ = PoolMode::transaction;
+  bool counted_login_ = false;
+
+  pool::ServerPtr server_;
+  std::deque<Pending> pending_;
+  size_t unsynced_ = 0;  // messages forwarded since the last Sync/Query
+  bool server_fatal_seen_ = false;
+  std::shared_ptr<ReaderControl> reader_;
+  bool discard_until_sync_ = false;
+  bool in_copy_ = false;
+
+  struct ClientStatement {
+    uint64_t id;
+    std::string rest;  // query + parameter types, to re-Parse on another server
+  };
+  std::unordered_map<std::string, ClientStatement> statements_;
+
+  // Janitor-visible state (read from other threads).
+  std::atomic<ClientState> state_{ClientState::authenticating};
+  std::atomic<int64_t> last_client_io_ns_{0};
+  std::atomic<int64_t> request_started_ns_{0};
+  std::atomic<bool> request_in_flight_{false};
+  std::atomic<char> tx_status_{'I'};
+  std::atomic<bool> attached_{false};
+  const SteadyClock::time_point created_ = SteadyClock::now();
+
+  std::mutex cancel_mu_;
+  std::optional<CancelTarget> cancel_target_;
+
+  // Close bookkeeping: the first reason recorded wins.
+  bool ended_ = false;
+  std::string end_cause_, end_initiator_, end_sqlstate_, end_message_, end_impact_;
+  int end_errno_ = 0;
+  bool got_terminate_ = false;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+};
+
+}  // namespace pgw::proxy

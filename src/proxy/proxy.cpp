@@ -1,0 +1,146 @@
+#include "pgwarden/proxy/proxy.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "pgwarden/proxy/session.hpp"
+
+namespace pgw::proxy {
+
+using asio::use_awaitable;
+
+Proxy::Proxy(ProxyConfig cfg, observe::EventBus& bus)
+    : cfg_(std::move(cfg)), bus_(bus), pools_(cfg_, bus_, ioc_.get_executor()) {
+  auto r = wire::random_bytes(4);
+  // Client-visible backend pids: a random start keeps two proxies apart.
+  next_key_pid_ = (wire::read_u32(r.data()) & 0x3fffffff) | 1;
+}
+
+Proxy::~Proxy() {
+  stop();
+}
+
+void Proxy::bind() {
+  for (const auto& hp : cfg_.listen) {
+    auto acc = std::make_unique<tcp::acceptor>(ioc_);
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(hp.host, ec);
+    if (ec) throw std::runtime_error(fmt::format("listen address {}: {}", hp.str(), ec.message()));
+    tcp::endpoint ep(addr, hp.port);
+    acc->open(ep.protocol(), ec);
+    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acc->bind(ep, ec);
+    if (!ec) acc->listen(4096, ec);
+    if (ec)
+      throw std::runtime_error(fmt::format("cannot listen on {}: {}", hp.str(), ec.message()));
+    auto local = acc->local_endpoint();
+    bound_.push_back({local.address().to_string(), local.port()});
+    acceptors_.push_back(std::move(acc));
+  }
+}
+
+void Proxy::run() {
+  for (auto& acc : acceptors_) asio::co_spawn(ioc_, accept_loop(*acc), asio::detached);
+  asio::co_spawn(ioc_, janitor(), asio::detached);
+  int n = cfg_.workers > 0 ? cfg_.workers : static_cast<int>(std::thread::hardware_concurrency());
+  if (n < 1) n = 1;
+  for (int i = 1; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  ioc_.run();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void Proxy::stop() {
+  if (stopping_.exchange(true)) return;
+  ioc_.stop();
+}
+
+asio::awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
+  for (;;) {
+    auto strand = asio::make_strand(ioc_.get_executor());
+    boost::system::error_code ec;
+    tcp::socket sock =
+        co_await acceptor.async_accept(strand, asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping_) co_return;
+      // EMFILE and friends: log, back off briefly, keep serving the others.
+      spdlog::error("accept on {}: {}", acceptor.local_endpoint().port(), ec.message());
+      asio::steady_timer t(ioc_, std::chrono::milliseconds(100));
+      co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+      continue;
+    }
+    auto session = std::make_shared<Session>(*this, strand, std::move(sock));
+    asio::co_spawn(strand, session->run(), asio::detached);
+  }
+}
+
+asio::awaitable<void> Proxy::janitor() {
+  asio::steady_timer timer(ioc_);
+  int tick = 0;
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(200));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (stopping_) co_return;
+    auto now = SteadyClock::now();
+    std::vector<std::shared_ptr<Session>> due;
+    {
+      std::lock_guard lock(sessions_mu_);
+      for (auto& [k, w] : sessions_) {
+        if (auto s = w.lock(); s && s->maybe_timed_out(now)) due.push_back(std::move(s));
+      }
+    }
+    for (auto& s : due) s->check_timeouts();
+    if (++tick % 5 == 0) pools_.maintain_all();
+  }
+}
+
+std::optional<wire::ScramSecret> Proxy::scram_secret(const std::string& user) {
+  std::lock_guard lock(scram_mu_);
+  if (auto it = scram_cache_.find(user); it != scram_cache_.end()) return it->second;
+  auto u = cfg_.users.find(user);
+  if (u == cfg_.users.end()) return std::nullopt;
+  const std::string& pw = u->second.password;
+  std::optional<wire::ScramSecret> secret = wire::ScramSecret::parse(pw);
+  if (!secret) {
+    if (pw.starts_with("md5") && pw.size() == 35) return std::nullopt;  // cannot derive SCRAM
+    secret = wire::ScramSecret::from_password(pw, wire::random_bytes(16), 4096);
+  }
+  scram_cache_.emplace(user, *secret);
+  return secret;
+}
+
+uint32_t Proxy::register_session(const std::shared_ptr<Session>& s) {
+  std::lock_guard lock(sessions_mu_);
+  uint32_t pid;
+  do {
+    pid = next_key_pid_++ & 0x7fffffff;
+  } while (pid == 0 || sessions_.count(pid));
+  sessions_[pid] = s;
+  return pid;
+}
+
+void Proxy::unregister_session(uint32_t key_pid) {
+  std::lock_guard lock(sessions_mu_);
+  sessions_.erase(key_pid);
+}
+
+std::shared_ptr<Session> Proxy::find_session(uint32_t key_pid) {
+  std::lock_guard lock(sessions_mu_);
+  auto it = sessions_.find(key_pid);
+  return it == sessions_.end() ? nullptr : it->second.lock();
+}
+
+size_t Proxy::session_count() const {
+  std::lock_guard lock(sessions_mu_);
+  return sessions_.size();
+}
+
+}  // namespace pgw::proxy

@@ -1,0 +1,262 @@
+// A client session's lifecycle: start, end, the one close event, timeouts.
+#include "pgwarden/proxy/session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+
+#include "pgwarden/net/socket_opts.hpp"
+#include "pgwarden/observe/ids.hpp"
+#include "pgwarden/proxy/proxy.hpp"
+#include "pgwarden/wire/auth.hpp"
+
+namespace pgw::proxy {
+
+using asio::use_awaitable;
+
+const char* to_string(ClientState s) {
+  switch (s) {
+    case ClientState::authenticating:
+      return "authenticating";
+    case ClientState::idle:
+      return "idle";
+    case ClientState::active:
+      return "active";
+    case ClientState::in_transaction:
+      return "in_transaction";
+    case ClientState::copy:
+      return "copy";
+    case ClientState::waiting_for_server:
+      return "waiting_for_server";
+  }
+  return "unknown";
+}
+
+namespace {
+int64_t now_ns() {
+  return SteadyClock::now().time_since_epoch().count();
+}
+}  // namespace
+
+Session::Session(Proxy& proxy, Strand strand, tcp::socket socket)
+    : proxy_(proxy),
+      strand_(std::move(strand)),
+      client_(std::move(socket)),
+      client_out_(client_),
+      id_(observe::next_conn_id()) {
+  auto secret = wire::random_bytes(4);
+  cancel_secret_ = wire::read_u32(secret.data());
+  last_client_io_ns_.store(now_ns());
+}
+
+void Session::set_state(ClientState s) {
+  state_.store(s, std::memory_order_relaxed);
+}
+
+void Session::end_with(std::string cause, std::string initiator, std::string sqlstate,
+                       std::string message, int err_no, std::string impact) {
+  if (ended_) return;
+  ended_ = true;
+  end_cause_ = std::move(cause);
+  end_initiator_ = std::move(initiator);
+  end_sqlstate_ = std::move(sqlstate);
+  end_message_ = std::move(message);
+  end_errno_ = err_no;
+  end_impact_ = std::move(impact);
+}
+
+asio::awaitable<void> Session::send_fatal_and_close(std::string sqlstate, std::string message,
+                                                    std::string cause) {
+  if (!cause.empty()) end_with(cause, "proxy", sqlstate, message, 0, "disconnected");
+  std::string out;
+  wire::error_response(out, {"FATAL", sqlstate, message});
+  try {
+    co_await client_out_.send(out);
+  } catch (...) {
+  }
+  boost::system::error_code ec;
+  client_.shutdown(tcp::socket::shutdown_both, ec);
+  client_.close(ec);
+}
+
+void Session::emit_client_event(const char* event) {
+  observe::ConnectionEvent ev;
+  ev.event = event;
+  ev.conn_id = id_;
+  ev.side = "client";
+  ev.peer = peer_;
+  ev.database = database_;
+  ev.user = user_;
+  ev.application_name = app_name_;
+  if (pool_) ev.pool = pool_->settings().key();
+  ev.state = to_string(state_.load());
+  ev.age_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - created_).count();
+  ev.idle_ms = (now_ns() - last_client_io_ns_.load()) / 1'000'000;
+  if (std::string_view(event) == "client.close") {
+    ev.initiator = end_initiator_;
+    ev.cause = end_cause_;
+    ev.sqlstate = end_sqlstate_;
+    ev.message = end_message_;
+    ev.err_no = end_errno_;
+    ev.bytes_in = bytes_in_;
+    ev.bytes_out = bytes_out_ + client_out_.written();
+    ev.client_impact = end_impact_.empty() ? "none" : end_impact_;
+  }
+  proxy_.bus().publish(ev);
+}
+
+asio::awaitable<void> Session::run() {
+  auto self = shared_from_this();
+  peer_ = net::peer_name(client_.native_handle());
+  net::apply_tcp_options(client_.native_handle(), proxy_.config().keepalive);
+  key_pid_ = proxy_.register_session(self);
+  try {
+    if (co_await login()) co_await client_loop();
+  } catch (const boost::system::system_error& e) {
+    const auto code = e.code();
+    if (code == asio::error::eof) {
+      end_with("client_eof", "client");
+    } else if (code == asio::error::operation_aborted || code == asio::error::bad_descriptor) {
+      end_with("proxy_closed", "proxy");
+    } else if (code.value() == ECONNRESET) {
+      end_with("peer_reset", "client", "", code.message(), code.value());
+    } else {
+      end_with(net::errno_cause(code.value()), "network", "", code.message(), code.value());
+    }
+  }
+  if (got_terminate_) end_with("client_terminate", "client");
+  co_await finish();
+}
+
+asio::awaitable<void> Session::stop_server_reader() {
+  auto ctl = reader_;
+  if (!ctl || !ctl->running) co_return;
+  boost::system::error_code ec;
+  if (server_) server_->sock.cancel(ec);
+  co_await ctl->exit.async_wait(asio::redirect_error(use_awaitable, ec));
+}
+
+asio::awaitable<void> Session::finish() {
+  if (end_cause_ == "cancel_request") {
+    proxy_.unregister_session(key_pid_);
+    co_return;
+  }
+  co_await stop_server_reader();
+  if (auto s = std::move(server_)) {
+    if (reader_) reader_->attached = false;
+    server_.reset();
+    attached_.store(false);
+    const auto& ps = pool_->settings();
+    std::string state = to_string(state_.load());
+    if (!pending_.empty() || in_copy_) {
+      // A request is still running on the server: it cannot be handed on.
+      pool_->close(s, {end_cause_.empty() ? "client_gone_mid_request" : end_cause_, "proxy", "",
+                       "client left while a request was running", 0, state, "none"});
+    } else {
+      std::vector<std::string> cleanup;
+      if (s->tx_status != 'I') cleanup.push_back("ROLLBACK");
+      if ((mode_ == PoolMode::session || ps.reset_query_always) && !ps.reset_query.empty())
+        cleanup.push_back(ps.reset_query);
+      if (cleanup.empty()) {
+        pool_->release(s);
+      } else {
+        pool_->reset_then_release(s, std::move(cleanup), "reset_failed");
+      }
+    }
+  }
+  boost::system::error_code ec;
+  client_.close(ec);
+  proxy_.unregister_session(key_pid_);
+  if (counted_login_) proxy_.logged_in_counter().fetch_sub(1);
+  emit_client_event("client.close");
+}
+
+std::optional<CancelTarget> Session::cancel_target() {
+  std::lock_guard lock(cancel_mu_);
+  return cancel_target_;
+}
+
+bool Session::maybe_timed_out(SteadyClock::time_point now) const {
+  const Timeouts& t = proxy_.config().timeouts;
+  const auto state = state_.load(std::memory_order_relaxed);
+  const auto idle =
+      std::chrono::nanoseconds(now.time_since_epoch().count() - last_client_io_ns_.load());
+  if (state == ClientState::authenticating)
+    return t.client_login.count() > 0 && now - created_ >= t.client_login;
+  if (request_in_flight_.load(std::memory_order_relaxed))
+    return t.query.count() > 0 && std::chrono::nanoseconds(now.time_since_epoch().count() -
+                                                           request_started_ns_.load()) >= t.query;
+  if (tx_status_.load(std::memory_order_relaxed) != 'I')
+    return t.idle_transaction.count() > 0 && idle >= t.idle_transaction;
+  return t.client_idle.count() > 0 && idle >= t.client_idle;
+}
+
+void Session::check_timeouts() {
+  asio::co_spawn(
+      strand_,
+      [self = shared_from_this()]() -> asio::awaitable<void> {
+        if (self->ended_) co_return;
+        const Timeouts& t = self->proxy_.config().timeouts;
+        const auto now = SteadyClock::now();
+        const auto idle = std::chrono::nanoseconds(now.time_since_epoch().count() -
+                                                   self->last_client_io_ns_.load());
+        const auto state = self->state_.load();
+        std::string cause, sqlstate, message;
+        if (state == ClientState::authenticating) {
+          if (t.client_login.count() > 0 && now - self->created_ >= t.client_login) {
+            cause = "client_login_timeout";
+            sqlstate = sqlstate::kQueryCanceled;
+            message = fmt::format(
+                "pgwarden: client did not complete login within "
+                "client_login_timeout ({})",
+                format_duration(t.client_login));
+          }
+        } else if (!self->pending_.empty()) {
+          auto running = std::chrono::nanoseconds(now.time_since_epoch().count() -
+                                                  self->request_started_ns_.load());
+          if (t.query.count() > 0 && running >= t.query) {
+            cause = "query_timeout";
+            sqlstate = sqlstate::kQueryCanceled;
+            message = fmt::format(
+                "pgwarden: query ran longer than query_timeout ({}); the "
+                "server connection was closed",
+                format_duration(t.query));
+          }
+        } else if (self->server_ && self->server_->tx_status != 'I') {
+          if (t.idle_transaction.count() > 0 && idle >= t.idle_transaction) {
+            cause = "idle_transaction_timeout";
+            sqlstate = sqlstate::kIdleInTransactionTimeout;
+            message = fmt::format(
+                "pgwarden: terminating connection idle in transaction longer "
+                "than idle_transaction_timeout ({})",
+                format_duration(t.idle_transaction));
+          }
+        } else if (t.client_idle.count() > 0 && idle >= t.client_idle) {
+          cause = "client_idle_timeout";
+          sqlstate = sqlstate::kIdleSessionTimeout;
+          message = fmt::format(
+              "pgwarden: closing client connection idle longer than "
+              "client_idle_timeout ({})",
+              format_duration(t.client_idle));
+        }
+        if (cause.empty()) co_return;
+        co_await self->send_fatal_and_close(sqlstate, message, cause);
+      },
+      asio::detached);
+}
+
+void Session::terminate(std::string cause, std::string sqlstate, std::string message) {
+  asio::co_spawn(
+      strand_,
+      [self = shared_from_this(), cause, sqlstate, message]() -> asio::awaitable<void> {
+        co_await self->send_fatal_and_close(sqlstate, message, cause);
+      },
+      asio::detached);
+}
+
+}  // namespace pgw::proxy

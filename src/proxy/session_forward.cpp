@@ -1,0 +1,616 @@
+// Forwarding between a client and its server connection. The client reader
+// (client_loop) turns client messages into server writes and records, in
+// `pending_`, which response completes each request; the server reader turns
+// server messages into client writes, hides the responses to requests the
+// proxy injected, produces synthetic ones in order, and hands the server back
+// to the pool at the end of each transaction in transaction mode.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "pgwarden/net/socket_opts.hpp"
+#include "pgwarden/proxy/proxy.hpp"
+#include "pgwarden/proxy/session.hpp"
+
+namespace pgw::proxy {
+
+using asio::use_awaitable;
+
+namespace {
+int64_t now_ns() {
+  return SteadyClock::now().time_since_epoch().count();
+}
+
+bool completes(Pending::Kind k, char type) {
+  switch (k) {
+    case Pending::parse:
+    case Pending::injected_parse:
+      return type == '1';
+    case Pending::bind:
+      return type == '2';
+    case Pending::close:
+    case Pending::injected_close:
+      return type == '3';
+    case Pending::describe:
+      return type == 'T' || type == 'n';
+    case Pending::execute:
+      return type == 'C' || type == 'I' || type == 's';
+    case Pending::sync:
+    case Pending::query:
+    case Pending::function_call:
+    case Pending::replay:
+      return type == 'Z';
+    case Pending::synthetic:
+      return false;
+  }
+  return false;
+}
+}  // namespace
+
+bool Session::rewrite_statements() const {
+  return mode_ == PoolMode::transaction && proxy_.config().max_prepared_statements > 0;
+}
+
+void Session::push_pending(Pending::Kind k) {
+  if (pending_.empty()) {
+    request_started_ns_.store(now_ns(), std::memory_order_relaxed);
+    request_in_flight_.store(true, std::memory_order_relaxed);
+  }
+  pending_.push_back({k, {}});
+}
+
+void Session::push_synthetic(std::string bytes) {
+  if (pending_.empty()) {
+    // Nothing outstanding ahead of it: the answer can go out right away.
+    asio::co_spawn(
+        strand_,
+        [self = shared_from_this(), bytes = std::move(bytes)]() -> asio::awaitable<void> {
+          boost::system::error_code ec;
+          try {
+            co_await self->client_out_.send(bytes);
+          } catch (...) {
+          }
+        },
+        asio::detached);
+    return;
+  }
+  pending_.push_back({Pending::synthetic, std::move(bytes)});
+}
+
+void Session::drain_synthetic(std::string& to_client) {
+  while (!pending_.empty() && pending_.front().kind == Pending::synthetic) {
+    to_client += pending_.front().bytes;
+    pending_.pop_front();
+  }
+  if (pending_.empty()) request_in_flight_.store(false, std::memory_order_relaxed);
+}
+
+void Session::refuse_request(const std::string& sqlstate, const std::string& message) {
+  // The request fails, the connection stays: an ERROR now, and everything up
+  // to the client's next Sync is skipped (as PostgreSQL does after an error).
+  std::string out;
+  wire::error_response(out, {"ERROR", sqlstate, message});
+  asio::co_spawn(
+      strand_,
+      [self = shared_from_this(), out]() -> asio::awaitable<void> {
+        try {
+          co_await self->client_out_.send(out);
+        } catch (...) {
+        }
+      },
+      asio::detached);
+  discard_until_sync_ = true;
+}
+
+asio::awaitable<pool::ServerPtr> Session::acquire_server() {
+  auto previous = state_.load();
+  set_state(ClientState::waiting_for_server);
+  pool::ServerPtr s;
+  std::optional<ProxyError> failure;
+  try {
+    s = co_await pool_->acquire();
+  } catch (const ProxyError& e) {
+    failure = e;
+  }
+  set_state(previous);
+  if (!failure) co_return s;
+  const ProxyError& e = *failure;
+  const bool logging_in = previous == ClientState::authenticating;
+  observe::ConnectionEvent ev;
+  ev.event = e.cause == "query_wait_timeout" ? "pool.timeout" : "pool.error";
+  ev.conn_id = id_;
+  ev.side = "client";
+  ev.peer = peer_;
+  ev.database = database_;
+  ev.user = user_;
+  ev.application_name = app_name_;
+  ev.pool = pool_->settings().key();
+  ev.cause = e.cause;
+  ev.sqlstate = e.sqlstate;
+  ev.message = e.message;
+  ev.initiator = e.initiator;
+  ev.state = "waiting_for_server";
+  ev.client_impact = logging_in ? "disconnected" : "error_returned";
+  proxy_.bus().publish(ev);
+  std::string text = e.detail.empty() ? e.message : e.message + " (" + e.detail + ")";
+  if (logging_in) {
+    co_await send_fatal_and_close(e.sqlstate, text, e.cause);
+  } else {
+    refuse_request(e.sqlstate, text);
+  }
+  co_return nullptr;
+}
+
+asio::awaitable<bool> Session::attach_server() {
+  pool::ServerPtr s = co_await acquire_server();
+  if (!s) co_return false;
+  if (ended_) {
+    pool_->release(s);
+    co_return false;
+  }
+  server_ = s;
+  server_fatal_seen_ = false;
+  attached_.store(true);
+  {
+    std::lock_guard lock(cancel_mu_);
+    cancel_target_ = CancelTarget{pool_->settings().host, pool_->settings().port, s->backend_pid,
+                                  s->backend_key};
+  }
+  reader_ = std::make_shared<ReaderControl>(strand_);
+  asio::co_spawn(strand_, server_reader(s, reader_), asio::detached);
+  set_state(ClientState::active);
+
+  std::string sql = replay_sql(wanted_, s->params, s->defaults);
+  if (!sql.empty()) {
+    for (auto& [k, v] : wanted_) s->params[k] = v;
+    for (auto it = s->params.begin(); it != s->params.end();) {
+      if (!wanted_.count(it->first) && !s->defaults.count(it->first))
+        it = s->params.erase(it);
+      else
+        ++it;
+    }
+    std::string out;
+    wire::query(out, sql);
+    push_pending(Pending::replay);
+    co_await asio::async_write(s->sock, asio::buffer(out), use_awaitable);
+    s->bytes_out += out.size();
+  }
+  co_return true;
+}
+
+void Session::ensure_prepared(uint64_t id, std::string_view rest, std::string& to_server) {
+  if (server_->prepared.contains(id)) {
+    server_->prepared.touch(id);
+    return;
+  }
+  auto victim =
+      server_->prepared.insert(id, static_cast<size_t>(proxy_.config().max_prepared_statements));
+  if (victim) {
+    wire::close_statement(to_server, StatementRegistry::server_name(*victim));
+    push_pending(Pending::injected_close);
+  }
+  wire::parse(to_server, StatementRegistry::server_name(id), rest);
+  push_pending(Pending::injected_parse);
+}
+
+asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::string& to_server) {
+  const char t = f.type;
+  SPDLOG_TRACE("client {} msg '{}' server={} pending={}", id_, t, server_ ? server_->id : 0,
+               pending_.size());
+  if (discard_until_sync_) {
+    if (t == 'S') {
+      discard_until_sync_ = false;
+      std::string out;
+      wire::ready_for_query(out, server_ ? server_->tx_status : 'I');
+      push_synthetic(std::move(out));
+    } else if (t == 'X') {
+      got_terminate_ = true;
+      co_return false;
+    }
+    co_return true;
+  }
+  switch (t) {
+    case 'X':
+      got_terminate_ = true;
+      co_return false;
+    case 'S':
+      if (!server_) {
+        std::string out;
+        wire::ready_for_query(out, 'I');
+        push_synthetic(std::move(out));
+        co_return true;
+      }
+      break;
+    case 'H':
+      if (!server_) co_return true;
+      break;
+    case 'd':
+    case 'c':
+    case 'f':
+      if (!server_ || !in_copy_) co_return true;  // outside COPY PostgreSQL ignores these too
+      break;
+    case 'C': {
+      char kind = 0;
+      std::string_view name;
+      if (rewrite_statements() && wire::parse_target(f.body, kind, name) && kind == 'S' &&
+          !name.empty()) {
+        statements_.erase(std::string(name));
+        std::string out;
+        wire::close_complete(out);
+        push_synthetic(std::move(out));
+        co_return true;
+      }
+      break;
+    }
+    case 'Q':
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'E':
+    case 'F':
+      break;
+    default: {
+      std::string msg = fmt::format("invalid frontend message type {}", static_cast<int>(t));
+      co_await send_fatal_and_close(sqlstate::kProtocolViolation, msg, "protocol_violation");
+      co_return false;
+    }
+  }
+  if (!server_) {
+    if (!to_server.empty()) {
+      // Cannot happen: messages are only batched once a server is attached.
+      to_server.clear();
+    }
+    if (!co_await attach_server()) co_return !ended_;
+  }
+  switch (t) {
+    case 'Q':
+      push_pending(Pending::query);
+      unsynced_ = 0;
+      break;
+    case 'S':
+      push_pending(Pending::sync);
+      unsynced_ = 0;
+      break;
+    case 'F':
+      push_pending(Pending::function_call);
+      unsynced_ = 0;
+      break;
+    case 'P': {
+      wire::ParseView pv;
+      if (!wire::parse_parse(f.body, pv)) {
+        co_await send_fatal_and_close(sqlstate::kProtocolViolation, "malformed Parse message",
+                                      "protocol_violation");
+        co_return false;
+      }
+      ++unsynced_;
+      if (rewrite_statements() && !pv.name.empty()) {
+        uint64_t id = proxy_.statements().id_for(pv.rest);
+        statements_[std::string(pv.name)] = {id, std::string(pv.rest)};
+        if (server_->prepared.contains(id)) {
+          server_->prepared.touch(id);
+          std::string out;
+          wire::parse_complete(out);
+          push_synthetic(std::move(out));
+          co_return true;
+        }
+        auto victim = server_->prepared.insert(
+            id, static_cast<size_t>(proxy_.config().max_prepared_statements));
+        if (victim) {
+          wire::close_statement(to_server, StatementRegistry::server_name(*victim));
+          push_pending(Pending::injected_close);
+        }
+        wire::parse(to_server, StatementRegistry::server_name(id), pv.rest);
+        push_pending(Pending::parse);
+        co_return true;
+      }
+      push_pending(Pending::parse);
+      break;
+    }
+    case 'B': {
+      wire::BindView bv;
+      ++unsynced_;
+      if (rewrite_statements() && wire::parse_bind(f.body, bv) && !bv.statement.empty()) {
+        auto it = statements_.find(std::string(bv.statement));
+        if (it != statements_.end()) {
+          ensure_prepared(it->second.id, it->second.rest, to_server);
+          wire::bind(to_server, bv.portal, StatementRegistry::server_name(it->second.id),
+                     bv.after_stmt);
+          push_pending(Pending::bind);
+          co_return true;
+        }
+      }
+      push_pending(Pending::bind);
+      break;
+    }
+    case 'D': {
+      char kind = 0;
+      std::string_view name;
+      ++unsynced_;
+      if (rewrite_statements() && wire::parse_target(f.body, kind, name) && kind == 'S' &&
+          !name.empty()) {
+        auto it = statements_.find(std::string(name));
+        if (it != statements_.end()) {
+          ensure_prepared(it->second.id, it->second.rest, to_server);
+          wire::describe(to_server, 'S', StatementRegistry::server_name(it->second.id));
+          push_pending(Pending::describe);
+          co_return true;
+        }
+      }
+      push_pending(Pending::describe);
+      break;
+    }
+    case 'E':
+      ++unsynced_;
+      push_pending(Pending::execute);
+      break;
+    case 'C':
+      ++unsynced_;
+      push_pending(Pending::close);
+      break;
+    case 'H':
+      break;
+    case 'c':
+    case 'f':
+      in_copy_ = false;
+      break;
+    default:
+      break;
+  }
+  to_server.append(f.body.data() - 5, f.size);
+  co_return true;
+}
+
+asio::awaitable<void> Session::client_loop() {
+  const uint32_t max_len = proxy_.config().max_packet_size;
+  std::vector<char> buf(16384);
+  std::string to_server;
+  for (;;) {
+    size_t n = co_await client_.async_read_some(asio::buffer(buf), use_awaitable);
+    bytes_in_ += n;
+    last_client_io_ns_.store(now_ns(), std::memory_order_relaxed);
+    cbuf_.append(buf.data(), n);
+    size_t consumed = 0;
+    bool keep_going = true;
+    for (;;) {
+      wire::Frame f;
+      auto st = wire::next_frame(std::string_view(cbuf_).substr(consumed), max_len, f);
+      if (st == wire::FrameStatus::need_more) break;
+      if (st == wire::FrameStatus::bad_length) {
+        uint32_t len = wire::read_u32(cbuf_.data() + consumed + 1);
+        co_await send_fatal_and_close(
+            sqlstate::kProtocolViolation,
+            fmt::format("invalid message length {} for message type {} (max_packet_size = {})",
+                        static_cast<int32_t>(len),
+                        static_cast<int>(static_cast<unsigned char>(cbuf_[consumed])), max_len),
+            "protocol_violation");
+        co_return;
+      }
+      keep_going = co_await handle_client_frame(f, to_server);
+      consumed += f.size;
+      if (!keep_going) break;
+    }
+    if (!to_server.empty() && server_) {
+      auto s = server_;
+      boost::system::error_code ec;
+      co_await asio::async_write(s->sock, asio::buffer(to_server),
+                                 asio::redirect_error(use_awaitable, ec));
+      s->bytes_out += to_server.size();
+      // A failed write means a broken link: the server reader's read fails too
+      // and reports the loss with its cause, once.
+      if (ec) SPDLOG_DEBUG("client {}: write to server failed: {}", id_, ec.message());
+    }
+    to_server.clear();
+    cbuf_.erase(0, consumed);
+    if (!keep_going || ended_) co_return;
+  }
+}
+
+void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, bool& release) {
+  const char t = f.type;
+  SPDLOG_TRACE("client {} server msg '{}' pending={}", id_, t, pending_.size());
+  auto forward = [&] { to_client.append(f.body.data() - 5, f.size); };
+  const bool hidden = !pending_.empty() && pending_.front().hidden();
+
+  switch (t) {
+    case 'S': {  // ParameterStatus: the server's value changed (SET, RESET, DISCARD)
+      std::string_view k, v;
+      if (wire::parse_parameter_status(f.body, k, v)) {
+        std::string key = pool::lower_key(k);
+        server_->params[key] = std::string(v);
+        if (!hidden) {
+          if (is_tracked_reported_param(key)) wanted_[key] = std::string(v);
+          forward();
+        }
+      }
+      return;
+    }
+    case 'N':
+    case 'A':
+      if (!hidden) forward();
+      return;
+    case 'E': {
+      wire::ErrorFields e;
+      wire::parse_error_fields(f.body, e);
+      if (e.severity == "FATAL" || e.severity == "PANIC") {
+        server_fatal_seen_ = true;
+        end_with("server_fatal", "server", e.sqlstate, e.message, 0, "disconnected");
+        forward();
+        return;
+      }
+      in_copy_ = false;
+      if (!pending_.empty() && pending_.front().kind == Pending::replay) {
+        spdlog::warn("pgwarden could not restore session parameters for client {}: {}", id_,
+                     e.message);
+        return;  // the replay's ReadyForQuery still follows
+      }
+      forward();
+      // PostgreSQL now skips everything up to the next Sync.
+      while (!pending_.empty() && !pending_.front().sync_point()) pending_.pop_front();
+      return;
+    }
+    case 'G':
+    case 'H':
+    case 'W':
+      in_copy_ = t != 'H';  // CopyIn/CopyBoth wait for client data; CopyOut does not
+      set_state(ClientState::copy);
+      forward();
+      return;
+    case 'c':
+      if (!hidden) forward();
+      return;
+    case 'C':
+      if (f.body.starts_with("DISCARD ALL") || f.body.starts_with("DEALLOCATE ALL"))
+        server_->prepared.clear();
+      break;
+    default:
+      break;
+  }
+  if (pending_.empty()) {
+    forward();  // nothing to match it to (a protocol we do not track): pass it on
+    return;
+  }
+  if (!completes(pending_.front().kind, t)) {
+    if (!hidden) forward();
+    return;
+  }
+  Pending done = std::move(pending_.front());
+  pending_.pop_front();
+  if (!done.hidden()) forward();
+  if (t == 'Z') {
+    char status = f.body.empty() ? 'I' : f.body[0];
+    server_->tx_status = status;
+    tx_status_.store(status, std::memory_order_relaxed);
+    in_copy_ = false;
+    if (done.kind != Pending::replay) {
+      set_state(status == 'I' ? ClientState::idle : ClientState::in_transaction);
+    }
+    drain_synthetic(to_client);
+    if (status == 'I' && pending_.empty() && unsynced_ == 0 && mode_ == PoolMode::transaction)
+      release = true;
+    return;
+  }
+  drain_synthetic(to_client);
+}
+
+asio::awaitable<void> Session::server_reader(pool::ServerPtr s,
+                                             std::shared_ptr<ReaderControl> ctl) {
+  std::string to_client;
+  std::string cause, initiator = "server", message;
+  int err_no = 0;
+  try {
+    for (;;) {
+      size_t consumed = 0;
+      bool release = false;
+      to_client.clear();
+      while (ctl->attached && !release) {
+        wire::Frame f;
+        auto st = wire::next_frame(std::string_view(s->rbuf).substr(consumed), 1u << 30, f);
+        if (st == wire::FrameStatus::need_more) break;
+        if (st == wire::FrameStatus::bad_length) {
+          throw ProxyError(sqlstate::kProtocolViolation, "invalid message length from server",
+                           "server_protocol_violation", "server");
+        }
+        handle_server_frame(f, to_client, release);
+        consumed += f.size;
+      }
+      s->rbuf.erase(0, consumed);
+      if (release && ctl->attached) release_server();
+      SPDLOG_TRACE("client {} reader: {} bytes to client, release={}", id_, to_client.size(),
+                   release);
+      if (!to_client.empty()) {
+        bool client_gone = false;
+        try {
+          co_await client_out_.send(to_client);
+        } catch (const boost::system::system_error&) {
+          client_gone = true;  // the client reader sees it too and ends the session
+        }
+        if (client_gone) break;
+      }
+      if (!ctl->attached) break;
+      co_await pool::read_more(*s);
+    }
+  } catch (const boost::system::system_error& e) {
+    if (e.code() == asio::error::eof) {
+      cause = server_fatal_seen_ ? "server_fatal" : "server_eof";
+    } else if (e.code() != asio::error::operation_aborted) {
+      cause = net::errno_cause(e.code().value());
+      initiator = "network";
+      err_no = e.code().value();
+      message = e.code().message();
+    }
+  } catch (const ProxyError& e) {
+    cause = e.cause;
+    message = e.message;
+  }
+  ctl->running = false;
+  ctl->exit.cancel();
+  if (!cause.empty() && ctl->attached) server_lost(s, cause, initiator, err_no, message);
+}
+
+void Session::release_server() {
+  if (reader_) reader_->attached = false;
+  pool::ServerPtr s = std::move(server_);
+  server_.reset();
+  attached_.store(false);
+  {
+    std::lock_guard lock(cancel_mu_);
+    cancel_target_.reset();
+  }
+  if (!s->rbuf.empty() || !pending_.empty()) {
+    pool_->close(s,
+                 {"unexpected_server_data", "proxy", "", "server sent data after ReadyForQuery"});
+    return;
+  }
+  const auto& ps = pool_->settings();
+  if (ps.reset_query_always && !ps.reset_query.empty())
+    pool_->reset_then_release(std::move(s), {ps.reset_query}, "reset_failed");
+  else
+    pool_->release(std::move(s));
+}
+
+void Session::server_lost(const pool::ServerPtr& s, std::string cause, std::string initiator,
+                          int err_no, std::string message) {
+  const bool busy =
+      !pending_.empty() || s->tx_status != 'I' || mode_ == PoolMode::session || unsynced_ > 0;
+  std::string state = to_string(state_.load());
+  if (reader_) reader_->attached = false;
+  server_.reset();
+  attached_.store(false);
+  {
+    std::lock_guard lock(cancel_mu_);
+    cancel_target_.reset();
+  }
+  pending_.clear();
+  std::string sqlstate = end_sqlstate_;
+  if (server_fatal_seen_) {
+    message = end_message_;
+  }
+  pool::CloseReason why{cause,  initiator, server_fatal_seen_ ? sqlstate : "", message,
+                        err_no, state,     busy ? "disconnected" : "none"};
+  pool_->close(s, why);
+  if (!busy) return;  // the client had nothing running there: it does not notice
+  if (server_fatal_seen_) {
+    // The client already has the server's own FATAL; end as the server did.
+    boost::system::error_code ec;
+    client_.close(ec);
+    return;
+  }
+  std::string text = fmt::format(
+      "pgwarden: server connection {} lost ({}{}{}); the open transaction, if any, "
+      "was rolled back",
+      s->backend, cause, message.empty() ? "" : ": ", message);
+  end_with(cause, initiator, sqlstate::kConnectionFailure, text, err_no, "disconnected");
+  asio::co_spawn(
+      strand_,
+      [self = shared_from_this(), text]() -> asio::awaitable<void> {
+        co_await self->send_fatal_and_close(sqlstate::kConnectionFailure, text, "");
+      },
+      asio::detached);
+}
+
+}  // namespace pgw::proxy

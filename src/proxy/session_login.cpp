@@ -1,0 +1,288 @@
+// Client startup: SSL/GSS negotiation answers, cancel requests, the startup
+// packet, client authentication (trust, cleartext, md5, SCRAM-SHA-256) and
+// the greeting (ParameterStatus, BackendKeyData, ReadyForQuery).
+#include <boost/asio/connect.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "pgwarden/proxy/proxy.hpp"
+#include "pgwarden/proxy/session.hpp"
+#include "pgwarden/wire/auth.hpp"
+
+namespace pgw::proxy {
+
+using asio::use_awaitable;
+
+namespace {
+constexpr uint32_t kMaxAuthMessage = 8192;
+}
+
+asio::awaitable<bool> Session::read_startup(wire::StartupPacket& pkt) {
+  char buf[4096];
+  for (;;) {
+    pkt = {};
+    auto r = wire::parse_startup(cbuf_, pkt);
+    if (r.status == wire::StartupStatus::need_more) {
+      size_t n = co_await client_.async_read_some(asio::buffer(buf), use_awaitable);
+      bytes_in_ += n;
+      cbuf_.append(buf, n);
+      continue;
+    }
+    if (r.status != wire::StartupStatus::ok) {
+      const bool version = r.status == wire::StartupStatus::unsupported_version;
+      co_await send_fatal_and_close(
+          version ? sqlstate::kFeatureNotSupported : sqlstate::kProtocolViolation, r.error,
+          version ? "unsupported_protocol" : "protocol_violation");
+      co_return false;
+    }
+    cbuf_.erase(0, r.consumed);
+    if (pkt.kind == wire::StartupKind::ssl_request || pkt.kind == wire::StartupKind::gss_request) {
+      // No TLS or GSS encryption towards clients yet: 'N' tells the client to
+      // go on in plaintext (or give up, if it requires encryption).
+      co_await client_out_.send("N");
+      continue;
+    }
+    co_return true;
+  }
+}
+
+asio::awaitable<void> Session::handle_cancel_request(const wire::StartupPacket& pkt) {
+  auto target_session = proxy_.find_session(pkt.cancel_pid);
+  std::optional<CancelTarget> target;
+  if (target_session && target_session->cancel_key() == pkt.cancel_key)
+    target = target_session->cancel_target();
+  end_with("cancel_request", "client");
+  if (!target) co_return;  // nothing running, or a wrong key: ignored, as PostgreSQL does
+  try {
+    tcp::resolver resolver(strand_);
+    auto eps =
+        co_await resolver.async_resolve(target->host, std::to_string(target->port), use_awaitable);
+    tcp::socket sock(strand_);
+    co_await asio::async_connect(sock, eps, use_awaitable);
+    std::string msg;
+    wire::cancel_request(msg, target->pid, target->key);
+    co_await asio::async_write(sock, asio::buffer(msg), use_awaitable);
+    // PostgreSQL closes the cancel connection itself; wait for it briefly.
+    char b;
+    boost::system::error_code ec;
+    co_await sock.async_read_some(asio::buffer(&b, 1), asio::redirect_error(use_awaitable, ec));
+  } catch (const std::exception& e) {
+    spdlog::warn("could not forward cancel request to {}:{}: {}", target->host, target->port,
+                 e.what());
+  }
+}
+
+asio::awaitable<bool> Session::read_password_message(std::string& body) {
+  char buf[4096];
+  for (;;) {
+    wire::Frame f;
+    auto st = wire::next_frame(cbuf_, kMaxAuthMessage, f);
+    if (st == wire::FrameStatus::bad_length) {
+      co_await send_fatal_and_close(sqlstate::kProtocolViolation,
+                                    "invalid message length during authentication",
+                                    "protocol_violation");
+      co_return false;
+    }
+    if (st == wire::FrameStatus::ok) {
+      if (f.type != 'p') {
+        co_await send_fatal_and_close(
+            sqlstate::kProtocolViolation,
+            fmt::format("expected password response, got message type \"{}\"",
+                        std::isprint(static_cast<unsigned char>(f.type)) ? f.type : '?'),
+            "protocol_violation");
+        co_return false;
+      }
+      body.assign(f.body);
+      cbuf_.erase(0, f.size);
+      co_return true;
+    }
+    size_t n = co_await client_.async_read_some(asio::buffer(buf), use_awaitable);
+    bytes_in_ += n;
+    cbuf_.append(buf, n);
+  }
+}
+
+asio::awaitable<bool> Session::authenticate() {
+  const ProxyConfig& cfg = proxy_.config();
+  std::string out;
+  auto fail = [&]() -> asio::awaitable<bool> {
+    co_await send_fatal_and_close(
+        sqlstate::kInvalidPassword,
+        fmt::format("password authentication failed for user \"{}\"", user_), "auth_failed");
+    co_return false;
+  };
+  auto user_it = cfg.users.find(user_);
+  const std::string* stored = user_it != cfg.users.end() ? &user_it->second.password : nullptr;
+  switch (cfg.auth_type) {
+    case ClientAuth::trust:
+      break;
+    case ClientAuth::cleartext: {
+      wire::auth_cleartext(out);
+      co_await client_out_.send(out);
+      std::string body;
+      if (!co_await read_password_message(body)) co_return false;
+      std::string given(body.c_str());
+      bool ok = false;
+      if (stored) {
+        if (auto secret = wire::ScramSecret::parse(*stored)) {
+          ok = wire::ScramSecret::from_password(given, secret->salt, secret->iterations)
+                   .stored_key == secret->stored_key;
+        } else if (stored->starts_with("md5") && stored->size() == 35) {
+          ok = wire::md5_hash(user_, given) == *stored;
+        } else {
+          ok = given == *stored;
+        }
+      }
+      if (!ok) co_return co_await fail();
+      break;
+    }
+    case ClientAuth::md5: {
+      std::string salt = wire::random_bytes(4);
+      wire::auth_md5(out, salt.data());
+      co_await client_out_.send(out);
+      std::string body;
+      if (!co_await read_password_message(body)) co_return false;
+      if (!stored || wire::ScramSecret::parse(*stored) ||
+          std::string(body.c_str()) != wire::md5_response(user_, *stored, salt))
+        co_return co_await fail();
+      break;
+    }
+    case ClientAuth::scram_sha_256: {
+      auto secret = proxy_.scram_secret(user_);
+      // Unknown users go through the whole exchange against a random verifier
+      // so that a failure does not reveal whether the user exists.
+      wire::ScramServer scram(secret ? *secret
+                                     : wire::ScramSecret::from_password(
+                                           wire::random_bytes(16), wire::random_bytes(16), 4096));
+      wire::auth_sasl(out, "SCRAM-SHA-256");
+      co_await client_out_.send(out);
+      std::string body;
+      if (!co_await read_password_message(body)) co_return false;
+      size_t pos = 0;
+      std::string_view mech;
+      if (!wire::read_cstring(body, pos, mech) || mech != "SCRAM-SHA-256" ||
+          pos + 4 > body.size()) {
+        co_await send_fatal_and_close(sqlstate::kProtocolViolation,
+                                      "client selected an invalid SASL authentication mechanism",
+                                      "protocol_violation");
+        co_return false;
+      }
+      std::string_view first = std::string_view(body).substr(pos + 4);
+      std::string server_first, server_final, error;
+      if (!scram.on_client_first(first, server_first, error)) {
+        co_await send_fatal_and_close(sqlstate::kProtocolViolation, error, "protocol_violation");
+        co_return false;
+      }
+      out.clear();
+      wire::auth_sasl_continue(out, server_first);
+      co_await client_out_.send(out);
+      if (!co_await read_password_message(body)) co_return false;
+      if (!scram.on_client_final(body, server_final, error) || !secret) co_return co_await fail();
+      out.clear();
+      wire::auth_sasl_final(out, server_final);
+      co_await client_out_.send(out);
+      break;
+    }
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Session::greet() {
+  // New clients are greeted with the parameters of a real server login; the
+  // first client of a pool waits for one.
+  if (!pool_->has_welcome_params()) {
+    pool::ServerPtr s = co_await acquire_server();
+    if (!s) co_return false;
+    pool_->release(std::move(s));
+  }
+  std::string out;
+  wire::auth_ok(out);
+  auto params = pool_->welcome_params();
+  for (auto& [k, v] : params) {
+    auto wanted = wanted_.find(pool::lower_key(k));
+    wire::parameter_status(out, k, wanted != wanted_.end() ? wanted->second : v);
+  }
+  wire::backend_key_data(out, key_pid_, cancel_secret_);
+  wire::ready_for_query(out, 'I');
+  co_await client_out_.send(out);
+  co_return true;
+}
+
+asio::awaitable<bool> Session::login() {
+  wire::StartupPacket pkt;
+  if (!co_await read_startup(pkt)) co_return false;
+  if (pkt.kind == wire::StartupKind::cancel) {
+    co_await handle_cancel_request(pkt);
+    co_return false;
+  }
+  const std::string* user = pkt.param("user");
+  if (!user || user->empty()) {
+    co_await send_fatal_and_close(sqlstate::kInvalidAuthorization,
+                                  "no PostgreSQL user name specified in startup packet",
+                                  "protocol_violation");
+    co_return false;
+  }
+  user_ = *user;
+  const std::string* db = pkt.param("database");
+  database_ = db && !db->empty() ? *db : user_;
+  for (auto& [k, v] : pkt.params) {
+    if (k == "replication") {
+      co_await send_fatal_and_close(sqlstate::kFeatureNotSupported,
+                                    "pgwarden does not proxy replication connections yet; "
+                                    "connect replication clients to the server directly",
+                                    "unsupported_startup_parameter");
+      co_return false;
+    }
+    if (k == "options") {
+      if (!parse_options(v, wanted_)) {
+        co_await send_fatal_and_close(
+            sqlstate::kFeatureNotSupported,
+            fmt::format("unsupported startup parameter options=\"{}\": only -c name=value "
+                        "settings are supported",
+                        v),
+            "unsupported_startup_parameter");
+        co_return false;
+      }
+      continue;
+    }
+    if (is_startup_control_key(k)) continue;
+    if (!is_valid_guc_name(k)) {
+      co_await send_fatal_and_close(sqlstate::kProtocolViolation,
+                                    fmt::format("invalid startup parameter name \"{}\"", k),
+                                    "protocol_violation");
+      co_return false;
+    }
+    wanted_[pool::lower_key(k)] = v;
+  }
+  if (auto it = wanted_.find("application_name"); it != wanted_.end()) app_name_ = it->second;
+
+  std::string st, err;
+  pool_ = proxy_.pools().pool_for(database_, user_, st, err);
+  if (!pool_) {
+    co_await send_fatal_and_close(st, err, "unknown_database");
+    co_return false;
+  }
+  mode_ = pool_->settings().mode;
+  if (!co_await authenticate()) co_return false;
+
+  if (proxy_.logged_in_counter().fetch_add(1) >= proxy_.config().max_client_conn) {
+    proxy_.logged_in_counter().fetch_sub(1);
+    co_await send_fatal_and_close(
+        sqlstate::kTooManyConnections,
+        fmt::format("pgwarden: too many client connections (max_client_conn = {})",
+                    proxy_.config().max_client_conn),
+        "max_client_conn");
+    co_return false;
+  }
+  counted_login_ = true;
+  if (!co_await greet()) co_return false;
+  set_state(ClientState::idle);
+  emit_client_event("client.open");
+  co_return true;
+}
+
+}  // namespace pgw::proxy
