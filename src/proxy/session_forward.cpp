@@ -91,10 +91,16 @@ void Session::drain_synthetic(std::string& to_client) {
 }
 
 void Session::refuse_request(const std::string& sqlstate, const std::string& message) {
-  // The request fails, the connection stays: an ERROR now, and everything up
-  // to the client's next Sync is skipped (as PostgreSQL does after an error).
+  // The request fails, the connection stays: an ERROR now; a simple query is
+  // over with it, an extended-protocol batch is skipped up to the client's
+  // next Sync (as PostgreSQL does after an error).
   std::string out;
   wire::error_response(out, {"ERROR", sqlstate, message});
+  if (refusing_simple_query_) {
+    wire::ready_for_query(out, 'I');
+  } else {
+    discard_until_sync_ = true;
+  }
   asio::co_spawn(
       strand_,
       [self = shared_from_this(), out]() -> asio::awaitable<void> {
@@ -104,7 +110,6 @@ void Session::refuse_request(const std::string& sqlstate, const std::string& mes
         }
       },
       asio::detached);
-  discard_until_sync_ = true;
 }
 
 asio::awaitable<pool::ServerPtr> Session::acquire_server() {
@@ -146,7 +151,7 @@ asio::awaitable<pool::ServerPtr> Session::acquire_server() {
   co_return nullptr;
 }
 
-asio::awaitable<bool> Session::attach_server() {
+asio::awaitable<bool> Session::attach_server(std::string& to_server) {
   pool::ServerPtr s = co_await acquire_server();
   if (!s) co_return false;
   if (ended_) {
@@ -174,11 +179,10 @@ asio::awaitable<bool> Session::attach_server() {
       else
         ++it;
     }
-    std::string out;
-    wire::query(out, sql);
+    // Goes out in the same write as the client's request, so the server cannot
+    // answer (and be released) before that request is recorded as pending.
+    wire::query(to_server, sql);
     push_pending(Pending::replay);
-    co_await asio::async_write(s->sock, asio::buffer(out), use_awaitable);
-    s->bytes_out += out.size();
   }
   co_return true;
 }
@@ -261,11 +265,8 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
     }
   }
   if (!server_) {
-    if (!to_server.empty()) {
-      // Cannot happen: messages are only batched once a server is attached.
-      to_server.clear();
-    }
-    if (!co_await attach_server()) co_return !ended_;
+    refusing_simple_query_ = t == 'Q' || t == 'F';
+    if (!co_await attach_server(to_server)) co_return !ended_;
   }
   switch (t) {
     case 'Q':

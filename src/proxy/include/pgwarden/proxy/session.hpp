@@ -107,7 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> client_loop();
   asio::awaitable<bool> handle_client_frame(const wire::Frame& f, std::string& to_server);
   asio::awaitable<pool::ServerPtr> acquire_server();
-  asio::awaitable<bool> attach_server();
+  asio::awaitable<bool> attach_server(std::string& to_server);
   void handle_server_frame(const wire::Frame& f, std::string& to_client, bool& release);
   asio::awaitable<void> server_reader(pool::ServerPtr s, std::shared_ptr<ReaderControl> ctl);
   void release_server();
@@ -151,6 +151,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool server_fatal_seen_ = false;
   std::shared_ptr<ReaderControl> reader_;
   bool discard_until_sync_ = false;
+  bool refusing_simple_query_ = false;  // the request being served is a Query / FunctionCall
   bool in_copy_ = false;
 
   struct ClientStatement {

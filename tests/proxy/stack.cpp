@@ -1,0 +1,51 @@
+#include "stack.hpp"
+
+namespace pgw::test {
+
+Conn pq_connect(const std::string& conninfo) {
+  return Conn(PQconnectdb(conninfo.c_str()), &PQfinish);
+}
+
+PgResult pq_exec(PGconn* c, const std::string& sql) {
+  PgResult r;
+  PGresult* res = PQexec(c, sql.c_str());
+  auto st = PQresultStatus(res);
+  r.ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+  if (const char* s = PQresultErrorField(res, PG_DIAG_SQLSTATE)) r.sqlstate = s;
+  if (!r.ok) r.message = res ? PQresultErrorMessage(res) : PQerrorMessage(c);
+  if (r.message.empty() && !r.ok) r.message = PQerrorMessage(c);
+  if (st == PGRES_TUPLES_OK) {
+    r.rows = PQntuples(res);
+    if (r.rows > 0 && PQnfields(res) > 0) r.value = PQgetvalue(res, 0, 0);
+  }
+  PQclear(res);
+  return r;
+}
+
+void ProxyTest::SetUpTestSuite() {
+  if (pg_) return;
+  pg_ = std::make_unique<PgCluster>(
+      PgClusterOptions{.settings = {{"max_connections", "60"}, {"log_connections", "on"}}});
+  pg_->psql("create role app login password 'app-pw'");
+  pg_->psql("create database app owner app");
+  pg_->psql("create table items(id int primary key, note text)", "app");
+  pg_->psql("alter table items owner to app", "app");
+}
+
+void ProxyTest::TearDownTestSuite() {
+  pg_.reset();
+}
+
+void ProxyTest::start_proxy(const std::string& extra_toml, const std::string& mode) {
+  std::string cfg = "pool_mode = \"" + mode + "\"\n" + extra_toml;
+  // extra_toml may open other sections; databases/users come last.
+  cfg += "\n[databases.app]\nhost = \"127.0.0.1\"\nport = " + std::to_string(pg_->port()) +
+         "\n[users.app]\npassword = \"app-pw\"\n";
+  proxy_ = std::make_unique<ProxyProcess>(cfg);
+}
+
+Conn ProxyTest::client(const std::string& extra) {
+  return pq_connect(proxy_->conninfo("app", "app-pw", "app") + " " + extra);
+}
+
+}  // namespace pgw::test

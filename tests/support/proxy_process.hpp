@@ -1,0 +1,47 @@
+#pragma once
+// Runs the real `pgwarden proxy` binary for a test: a config file written to a
+// temp dir, a free port on 127.0.0.1, events as JSON lines in a file; stopped
+// by PID (SIGTERM, then SIGKILL) when the object goes away.
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace pgw::test {
+
+class ProxyProcess {
+ public:
+  // `config_body`: TOML without [proxy].listen (added here). Extra CLI args optional.
+  explicit ProxyProcess(const std::string& config_body, std::vector<std::string> args = {});
+  ~ProxyProcess();
+  ProxyProcess(const ProxyProcess&) = delete;
+  ProxyProcess& operator=(const ProxyProcess&) = delete;
+
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string conninfo(const std::string& user, const std::string& password,
+                       const std::string& db) const;
+  // Every event so far, parsed.
+  std::vector<nlohmann::json> events() const;
+  // Waits (up to `seconds`) until an event matching all given fields appears.
+  nlohmann::json wait_event(const nlohmann::json& match, double seconds = 10) const;
+  std::string stderr_text() const;
+  void stop();
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+  pid_t pid_ = 0;
+};
+
+// Path of the pgwarden binary under test (PGWARDEN_BIN).
+std::string pgwarden_bin();
+// A raw TCP connection to 127.0.0.1:port for malformed-input tests.
+int raw_connect(int port);
+// Reads until the peer closes or `seconds` pass; returns the bytes.
+std::string read_all(int fd, double seconds);
+
+}  // namespace pgw::test
