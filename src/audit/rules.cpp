@@ -820,11 +820,15 @@ std::vector<Finding> check_apps(const Inputs& in) {
   std::vector<Finding> out;
   const auto& o = in.options;
   const ServerSnapshot* s = in.server;
-  long long ist = s ? s->millis("idle_session_timeout").value_or(0) : 0;
+  long long server_ist = s ? s->millis("idle_session_timeout").value_or(0) : 0;
   bool aurora = o.target == Target::aurora;
   bool server_ka = server_keepalive_covers(in);
 
   for (auto& a : in.apps) {
+    // Does any of the app's connections reach the server without the proxy?
+    bool direct = a.urls.empty();
+    for (auto& u : a.urls) direct = direct || !via_proxy(u, in.proxy);
+    long long ist = direct ? server_ist : 0;
     auto at = [&](Finding f, int line) {
       f.location = Location{a.file, line};
       out.push_back(std::move(f));
