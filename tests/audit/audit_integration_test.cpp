@@ -105,7 +105,9 @@ bool eventually(const PgCluster& pg, const std::string& sql) {
   return false;
 }
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+std::string q(const std::string& s) {
+  return "'" + s + "'";
+}
 
 }  // namespace
 
@@ -129,8 +131,9 @@ TEST(AuditIntegration, BadServerFiresEveryServerRule) {
     Conn gone(pg, "vanishing");
     ::shutdown(PQsocket(gone.c), SHUT_RDWR);
     Conn victim(pg, "victim");
-    pg.psql("select pg_terminate_backend(pid) from pg_stat_activity where application_name = "
-            "'victim'");
+    pg.psql(
+        "select pg_terminate_backend(pid) from pg_stat_activity where application_name = "
+        "'victim'");
   }
   ASSERT_TRUE(eventually(pg,
                          "select sessions_abandoned > 0 and sessions_killed > 0 from "
@@ -141,11 +144,13 @@ TEST(AuditIntegration, BadServerFiresEveryServerRule) {
   ASSERT_EQ(PQsendQuery(slow.c, "select pg_sleep(120)"), 1);
   std::vector<std::unique_ptr<Conn>> fillers;
   for (int i = 0; i < 14; ++i) fillers.push_back(std::make_unique<Conn>(pg, "idle-filler"));
-  ASSERT_TRUE(eventually(pg, "select count(*) = 1 from pg_stat_activity where application_name = "
-                             "'slow-job' and state = 'active'"));
+  ASSERT_TRUE(eventually(pg,
+                         "select count(*) = 1 from pg_stat_activity where application_name = "
+                         "'slow-job' and state = 'active'"));
 
   std::string url = pg.url();
-  std::string api = tmp.write("api.env", "# pgwarden: driver=pg max=10\nDATABASE_URL=" + url + "\n");
+  std::string api =
+      tmp.write("api.env", "# pgwarden: driver=pg max=10\nDATABASE_URL=" + url + "\n");
   std::string worker = tmp.write("worker.env", "DATABASE_URL=" + url + "\nPGMAX=5\n");
   std::string zero = tmp.write("zero.env", "ZERO_UPSTREAM_DB=" + url +
                                                "\nZERO_UPSTREAM_MAX_CONNS=4\nZERO_CVR_MAX_CONNS=4\n"
@@ -227,7 +232,7 @@ TEST(AuditIntegration, BadServerFiresEveryServerRule) {
 
   // Aurora readiness against the same server.
   Outcome au = audit(tmp, "--dsn " + q(url) + " --app " + zero +
-                          " --target aurora --instance-class db.t3.medium --output json");
+                              " --target aurora --instance-class db.t3.medium --output json");
   EXPECT_EQ(au.rc, 1);
   EXPECT_TRUE(findings(au, "zero.wal-level").empty());
   EXPECT_EQ(one(au, "aurora.logical-replication")["severity"], "error");
@@ -251,32 +256,49 @@ TEST(AuditIntegration, GoodServerIsQuietAndProblemsAreReported) {
                              {"wal_level", "logical"}}});
   TempDir tmp;
   std::string url = pg.url();
-  std::string api = tmp.write(
-      "api.env",
-      "# pgwarden: driver=pg max=10 idleTimeoutMillis=30000 connectionTimeoutMillis=5000 "
-      "keepAlive=true keepAliveInitialDelayMillis=60000\nDATABASE_URL=" +
-          url + "\n");
+  std::string api =
+      tmp.write("api.env",
+                "# pgwarden: driver=pg max=10 idleTimeoutMillis=30000 connectionTimeoutMillis=5000 "
+                "keepAlive=true keepAliveInitialDelayMillis=60000\nDATABASE_URL=" +
+                    url + "\n");
   std::string zero = tmp.write("zero.env", "ZERO_UPSTREAM_DB=" + url +
                                                "\nZERO_UPSTREAM_MAX_CONNS=10\n"
                                                "ZERO_CVR_MAX_CONNS=10\nZERO_CHANGE_MAX_CONNS=3\n");
   std::string proxy = tmp.write(
-      "pgwarden.toml", "[proxy]\nlisten = \"127.0.0.1:" + std::to_string(pgw::test::free_port()) +
-                           "\"\n[databases.postgres]\nhost = \"127.0.0.1\"\nport = " +
-                           std::to_string(pg.port()) +
-                           "\npool_size = 10\n[users.app]\npassword = \"x\"\n");
+      "pgwarden.toml",
+      "[proxy]\nlisten = \"127.0.0.1:" + std::to_string(pgw::test::free_port()) +
+          "\"\n[databases.postgres]\nhost = \"127.0.0.1\"\nport = " + std::to_string(pg.port()) +
+          "\npool_size = 10\n[users.app]\npassword = \"x\"\n");
   std::string apps = " --app " + api + ",instances=3 --app " + zero + " --proxy-config " + proxy;
   Outcome r = audit(tmp, "--dsn " + q(url) + apps + " --ram 1GB --fail-on warning --output json");
   EXPECT_EQ(r.rc, 0) << r.err << r.out;
   ASSERT_TRUE(r.j.is_object()) << r.out;
   for (auto& f : r.j["findings"]) EXPECT_EQ(f["severity"], "info") << f;
-  for (const char* rule :
-       {"conn.budget", "conn.usage", "conn.reserved", "sess.idle-in-transaction",
-        "sess.long-running", "mem.work-mem", "mem.shared-buffers", "mem.maintenance-work-mem",
-        "mem.effective-cache-size", "mem.ram-unknown", "timeout.idle-in-transaction",
-        "timeout.keepalives", "log.connections", "log.disconnections", "log.line-prefix",
-        "zero.wal-level", "zero.wal-senders", "zero.replication-slots", "slot.inactive",
-        "app.pg-connection-timeout", "app.keepalive", "app.idle-vs-server", "proxy.keepalive",
-        "proxy.server-idle", "audit.limited-privileges"})
+  for (const char* rule : {"conn.budget",
+                           "conn.usage",
+                           "conn.reserved",
+                           "sess.idle-in-transaction",
+                           "sess.long-running",
+                           "mem.work-mem",
+                           "mem.shared-buffers",
+                           "mem.maintenance-work-mem",
+                           "mem.effective-cache-size",
+                           "mem.ram-unknown",
+                           "timeout.idle-in-transaction",
+                           "timeout.keepalives",
+                           "log.connections",
+                           "log.disconnections",
+                           "log.line-prefix",
+                           "zero.wal-level",
+                           "zero.wal-senders",
+                           "zero.replication-slots",
+                           "slot.inactive",
+                           "app.pg-connection-timeout",
+                           "app.keepalive",
+                           "app.idle-vs-server",
+                           "proxy.keepalive",
+                           "proxy.server-idle",
+                           "audit.limited-privileges"})
     EXPECT_TRUE(findings(r, rule).empty()) << rule;
   EXPECT_EQ(r.j["summary"]["error"], 0);
 
@@ -291,7 +313,8 @@ TEST(AuditIntegration, GoodServerIsQuietAndProblemsAreReported) {
 
   // Bad credentials: a clear finding, and the app checks still run.
   std::string bad_app = tmp.write("bad.env", "# pgwarden: driver=pg\nDATABASE_URL=" + url + "\n");
-  std::string wrong = "postgres://postgres:wrong@127.0.0.1:" + std::to_string(pg.port()) + "/postgres";
+  std::string wrong =
+      "postgres://postgres:wrong@127.0.0.1:" + std::to_string(pg.port()) + "/postgres";
   Outcome auth = audit(tmp, "--dsn " + q(wrong) + " --app " + bad_app + " --output json");
   EXPECT_EQ(auth.rc, 1);
   auto af = one(auth, "audit.auth-failed");
@@ -301,8 +324,9 @@ TEST(AuditIntegration, GoodServerIsQuietAndProblemsAreReported) {
   EXPECT_TRUE(findings(auth, "log.connections").empty());
 
   // Unreachable server: same.
-  std::string nowhere = "postgres://postgres:x@127.0.0.1:" +
-                        std::to_string(pgw::test::free_port()) + "/postgres?connect_timeout=3";
+  std::string nowhere =
+      "postgres://postgres:x@127.0.0.1:" + std::to_string(pgw::test::free_port()) +
+      "/postgres?connect_timeout=3";
   Outcome un = audit(tmp, "--dsn " + q(nowhere) + " --app " + bad_app + " --output json");
   EXPECT_EQ(un.rc, 1);
   EXPECT_EQ(one(un, "audit.server-unreachable")["severity"], "error");
@@ -320,17 +344,20 @@ TEST(AuditIntegration, GoodServerIsQuietAndProblemsAreReported) {
 
 TEST(AuditIntegration, MalformedInputsGivePreciseErrors) {
   TempDir tmp;
-  std::string env = tmp.write("zero.env", "ZERO_UPSTREAM_DB=postgres://db:5432/app\n"
-                                          "ZERO_CVR_MAX_CONNS=lots\n");
+  std::string env = tmp.write("zero.env",
+                              "ZERO_UPSTREAM_DB=postgres://db:5432/app\n"
+                              "ZERO_CVR_MAX_CONNS=lots\n");
   Outcome r = audit(tmp, "--app " + env);
   EXPECT_EQ(r.rc, 2);
-  EXPECT_EQ(r.err, "pgwarden audit: " + env + ":2:20: ZERO_CVR_MAX_CONNS = \"lots\" is not a whole number\n");
+  EXPECT_EQ(r.err, "pgwarden audit: " + env +
+                       ":2:20: ZERO_CVR_MAX_CONNS = \"lots\" is not a whole number\n");
   EXPECT_TRUE(r.out.empty());
 
   std::string url = tmp.write("api.env", "\n  DATABASE_URL=postgres://u:p@db:5x32/app\n");
   r = audit(tmp, "--app " + url);
   EXPECT_EQ(r.rc, 2);
-  EXPECT_EQ(r.err, "pgwarden audit: " + url + ":2:34: port '5x32' is not a number between 1 and 65535\n");
+  EXPECT_EQ(r.err,
+            "pgwarden audit: " + url + ":2:34: port '5x32' is not a number between 1 and 65535\n");
 
   std::string cfg = tmp.write("bad.toml", "[proxy]\n  pool_mode = \"statement\"\n");
   r = audit(tmp, "--proxy-config " + cfg);

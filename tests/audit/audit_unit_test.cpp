@@ -86,7 +86,8 @@ ServerSnapshot good_server() {
   return s;
 }
 
-AppConfig app_from(const std::string& text, const std::string& name = "app.env", int instances = 1) {
+AppConfig app_from(const std::string& text, const std::string& name = "app.env",
+                   int instances = 1) {
   AppSpec spec{name, instances, {}};
   return build_app(parse_env(text, name), spec);
 }
@@ -152,7 +153,8 @@ TEST(EnvFile, MalformedValuesNameFileLineColumn) {
   EXPECT_EQ(env_error("# pgwarden: driver=mysql\n"),
             "app.env:1:20: driver = \"mysql\" must be pg, postgres or zero");
   EXPECT_EQ(env_error("# pgwarden: idleTimeoutMillis=5\n"),
-            "app.env:1:13: pool option 'idleTimeoutMillis' needs a driver: add driver=pg or driver=postgres to "
+            "app.env:1:13: pool option 'idleTimeoutMillis' needs a driver: add driver=pg or "
+            "driver=postgres to "
             "the directive");
 }
 
@@ -166,7 +168,8 @@ TEST(EnvFile, AppSpecErrors) {
 }
 
 TEST(EnvFile, DriversAndDefaults) {
-  auto pg = app_from("# pgwarden: driver=pg max=20 connectionTimeoutMillis=5000\nDATABASE_URL=postgres://h/db\n");
+  auto pg = app_from(
+      "# pgwarden: driver=pg max=20 connectionTimeoutMillis=5000\nDATABASE_URL=postgres://h/db\n");
   EXPECT_EQ(pg.driver, Driver::node_postgres);
   EXPECT_EQ(pg.pool.max, 20);
   EXPECT_EQ(pg.pool.connection_timeout_ms, 5000);
@@ -205,10 +208,10 @@ TEST(ServerRules, DefaultsFireTheDocumentedRules) {
   AuditOptions o;
   o.ram_bytes = 512ull << 20;
   auto fs = eval_server(s, o);
-  for (const char* r : {"timeout.idle-in-transaction", "timeout.keepalives", "log.connections",
-                        "log.disconnections", "log.line-prefix", "mem.work-mem",
-                        "mem.effective-cache-size", "timeout.statement", "timeout.tcp-user",
-                        "timeout.client-connection-check"})
+  for (const char* r :
+       {"timeout.idle-in-transaction", "timeout.keepalives", "log.connections",
+        "log.disconnections", "log.line-prefix", "mem.work-mem", "mem.effective-cache-size",
+        "timeout.statement", "timeout.tcp-user", "timeout.client-connection-check"})
     ASSERT_TRUE(find(fs, r)) << r;
   // Not Zero: replication rules stay quiet.
   EXPECT_FALSE(find(fs, "zero.wal-level"));
@@ -270,7 +273,8 @@ TEST(ServerRules, UsageAndReserved) {
   auto s = good_server();
   s.settings["max_connections"] = {"20", ""};
   s.settings["superuser_reserved_connections"] = {"0", ""};
-  for (int i = 0; i < 15; ++i) s.backends.push_back({i, "api", "", "client backend", "idle", -1, 1, 1});
+  for (int i = 0; i < 15; ++i)
+    s.backends.push_back({i, "api", "", "client backend", "idle", -1, 1, 1});
   auto fs = eval_server(s);
   ASSERT_TRUE(find(fs, "conn.usage"));  // 16 of 20 = 80 %
   EXPECT_EQ(find(fs, "conn.usage")->severity, Severity::warning);
@@ -351,7 +355,8 @@ TEST(Budget, SumsPoolsInstancesAndProxy) {
   auto s = good_server();
   s.settings["max_connections"] = {"100", ""};
   std::vector<AppConfig> apps = {
-      app_from("# pgwarden: driver=pg max=20\nDATABASE_URL=postgres://10.0.0.5/app\n", "api.env", 3),
+      app_from("# pgwarden: driver=pg max=20\nDATABASE_URL=postgres://10.0.0.5/app\n", "api.env",
+               3),
       app_from("ZERO_UPSTREAM_DB=postgres://10.0.0.5/app\n", "zero.env", 1)};
   Inputs in;
   in.server = &s;
@@ -362,8 +367,9 @@ TEST(Budget, SumsPoolsInstancesAndProxy) {
   auto fs = evaluate(in);
   ASSERT_TRUE(find(fs, "conn.budget"));
   EXPECT_EQ(find(fs, "conn.budget")->severity, Severity::error);
-  EXPECT_NE(find(fs, "conn.budget")->evidence.find("api.env: 1 pool(s) x max 20 x 3 instance(s) = 60"),
-            std::string::npos);
+  EXPECT_NE(
+      find(fs, "conn.budget")->evidence.find("api.env: 1 pool(s) x max 20 x 3 instance(s) = 60"),
+      std::string::npos);
   s.settings["max_connections"] = {"200", ""};
   EXPECT_FALSE(find(evaluate(in), "conn.budget"));
   s.settings["max_connections"] = {"130", ""};  // 116 of 127: < 10 % headroom
@@ -371,7 +377,8 @@ TEST(Budget, SumsPoolsInstancesAndProxy) {
 }
 
 TEST(AppRules, NodePostgres) {
-  auto bad = app_from("# pgwarden: driver=pg idleTimeoutMillis=0\nDATABASE_URL=postgres://db.example.com/app\n");
+  auto bad = app_from(
+      "# pgwarden: driver=pg idleTimeoutMillis=0\nDATABASE_URL=postgres://db.example.com/app\n");
   auto good = app_from(
       "# pgwarden: driver=pg max=10 idleTimeoutMillis=30000 connectionTimeoutMillis=5000 "
       "keepAlive=true keepAliveInitialDelayMillis=60000\n"
@@ -383,13 +390,14 @@ TEST(AppRules, NodePostgres) {
   in.apps = {bad};
   auto fs = evaluate(in);
   EXPECT_EQ(find(fs, "app.pg-connection-timeout")->severity, Severity::warning);
-  EXPECT_EQ(find(fs, "app.keepalive")->severity, Severity::info);  // server keepalive 60 s covers it
+  EXPECT_EQ(find(fs, "app.keepalive")->severity,
+            Severity::info);  // server keepalive 60 s covers it
   EXPECT_EQ(find(fs, "app.sslmode")->location->line, 2);
   EXPECT_TRUE(find(fs, "app.idle-vs-server"));  // never idles out vs 10 min
   in.apps = {good};
   fs = evaluate(in);
-  for (const char* r : {"app.pg-connection-timeout", "app.keepalive", "app.sslmode",
-                        "app.idle-vs-server"})
+  for (const char* r :
+       {"app.pg-connection-timeout", "app.keepalive", "app.sslmode", "app.idle-vs-server"})
     EXPECT_FALSE(find(fs, r)) << r;
   // keepAlive=true alone leaves the OS default delay.
   in.server = nullptr;
@@ -417,7 +425,7 @@ TEST(AppRules, PostgresJsAndPoolers) {
   ASSERT_TRUE(find(fs, "app.env-ignored"));
   EXPECT_EQ(find(fs, "app.env-ignored")->location->line, 3);
   ASSERT_TRUE(find(fs, "conn.proxy-clients"));  // 20 > 15
-  p.max_prepared_statements = 200;  // the proxy tracks prepared statements
+  p.max_prepared_statements = 200;              // the proxy tracks prepared statements
   p.max_client_conn = 1000;
   fs = evaluate(in);
   EXPECT_FALSE(find(fs, "app.prepare-through-pooler"));
@@ -454,8 +462,8 @@ TEST(ProxyRules, KeepaliveAndTimeoutOrder) {
   EXPECT_TRUE(find(fs, "proxy.keepalive"));
   EXPECT_TRUE(find(fs, "proxy.server-idle"));
   EXPECT_TRUE(find(fs, "proxy.query-timeout"));
-  EXPECT_TRUE(find(fs, "proxy.client-idle"));  // postgres.js never idles out
-  EXPECT_FALSE(find(fs, "conn.budget"));        // 80 of 97
+  EXPECT_TRUE(find(fs, "proxy.client-idle"));    // postgres.js never idles out
+  EXPECT_FALSE(find(fs, "conn.budget"));         // 80 of 97
   EXPECT_FALSE(find(fs, "app.idle-vs-server"));  // the app talks to the proxy, not the server
   p.keepalive = true;
   p.keepalive_idle_s = 400;
@@ -478,11 +486,14 @@ TEST(AuroraRules, EndpointsTlsAndMaxConnections) {
   in.apps = {
       app_from("ZERO_UPSTREAM_DB=postgres://c.cluster-ro-abc.eu-west-1.rds.amazonaws.com/app\n",
                "zero.env", 8),
-      app_from("# pgwarden: driver=pg max=10\nDATABASE_URL=postgres://db-1.abc.eu-west-1.rds.amazonaws.com/app?sslmode=disable\n",
+      app_from("# pgwarden: driver=pg "
+               "max=10\nDATABASE_URL=postgres://db-1.abc.eu-west-1.rds.amazonaws.com/"
+               "app?sslmode=disable\n",
                "api.env", 1)};
   auto fs = evaluate(in);
   ASSERT_TRUE(find(fs, "aurora.max-connections"));
-  EXPECT_EQ(find(fs, "aurora.max-connections")->severity, Severity::error);  // 8 x 56 + 10 + 3 > 420
+  EXPECT_EQ(find(fs, "aurora.max-connections")->severity,
+            Severity::error);  // 8 x 56 + 10 + 3 > 420
   EXPECT_EQ(find(fs, "aurora.max-connections")->value, "420");
   int endpoint = 0, tls_err = 0;
   for (auto& f : fs) {
@@ -493,9 +504,10 @@ TEST(AuroraRules, EndpointsTlsAndMaxConnections) {
   EXPECT_EQ(tls_err, 1);
   EXPECT_TRUE(find(fs, "aurora.failover-slot"));
   EXPECT_FALSE(find(fs, "app.sslmode"));  // aurora.tls replaces it
-  in.apps = {app_from(
-      "ZERO_UPSTREAM_DB=postgres://c.cluster-abc.eu-west-1.rds.amazonaws.com/app?sslmode=verify-full\n",
-      "zero.env", 1)};
+  in.apps = {
+      app_from("ZERO_UPSTREAM_DB=postgres://c.cluster-abc.eu-west-1.rds.amazonaws.com/"
+               "app?sslmode=verify-full\n",
+               "zero.env", 1)};
   in.options.instance_class = "db.r6g.large";
   fs = evaluate(in);
   EXPECT_EQ(find(fs, "aurora.max-connections")->severity, Severity::info);
@@ -516,10 +528,10 @@ TEST(AuroraRules, EndpointsTlsAndMaxConnections) {
 TEST(Report, JsonSarifTextAndExitCodes) {
   Report r;
   r.checks_run = {"apps"};
-  r.findings.push_back({"app.sslmode", Severity::warning, "DATABASE_URL sslmode", "(not set)",
-                        "ev", "fix it", Location{"api.env", 2}});
-  r.findings.push_back({"timeout.statement", Severity::info, "statement_timeout", "0", "ev2",
-                        "fix2", std::nullopt});
+  r.findings.push_back({"app.sslmode", Severity::warning, "DATABASE_URL sslmode", "(not set)", "ev",
+                        "fix it", Location{"api.env", 2}});
+  r.findings.push_back(
+      {"timeout.statement", Severity::info, "statement_timeout", "0", "ev2", "fix2", std::nullopt});
   auto j = nlohmann::json::parse(render_json(r));
   ASSERT_EQ(j["findings"].size(), 2u);
   for (auto& f : j["findings"])
