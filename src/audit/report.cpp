@@ -57,7 +57,9 @@ std::string render_text(const Report& r) {
     std::string sev = to_string(f.severity);
     for (auto& ch : sev) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     out += fmt::format("\n{:<8}{}  {}\n", sev, f.rule, title_of(f));
-    if (!f.setting.empty()) out += fmt::format("  setting:  {} = {}\n", f.setting, f.value);
+    if (!f.setting.empty())
+      out += f.value.empty() ? fmt::format("  setting:  {}\n", f.setting)
+                             : fmt::format("  setting:  {} = {}\n", f.setting, f.value);
     out += fmt::format("  evidence: {}\n  fix:      {}\n", f.evidence, f.fix);
     if (f.location)
       out += f.location->line > 0
