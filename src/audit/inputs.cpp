@@ -258,9 +258,25 @@ ConnUrl parse_conn_url(std::string_view url, const std::string& file, int line, 
 
 AppSpec parse_app_spec(std::string_view spec) {
   AppSpec s;
-  size_t comma = spec.find(',');
-  s.file = std::string(spec.substr(0, comma));
-  if (s.file.empty()) throw InputError(fmt::format("--app '{}': missing the env file", spec));
+  bool is_url = spec.starts_with("postgres://") || spec.starts_with("postgresql://");
+  // A URL may contain commas (host lists): options start at the first ",key=" we know.
+  size_t comma = std::string_view::npos;
+  if (is_url) {
+    for (const char* k : {",instances=", ",driver=", ",max=", ",name="})
+      comma = std::min(comma, spec.find(k));
+  } else {
+    comma = spec.find(',');
+  }
+  std::string head(spec.substr(0, comma));
+  // Never echo a URL (it may hold a password).
+  std::string label = is_url ? std::string("--app URL") : fmt::format("--app '{}'", spec);
+  if (head.empty()) throw InputError(label + ": missing the env file or URL");
+  if (is_url) {
+    s.url = head;
+    s.file = "--app";
+  } else {
+    s.file = head;
+  }
   while (comma != std::string_view::npos) {
     size_t next = spec.find(',', comma + 1);
     std::string_view opt = spec.substr(
@@ -268,12 +284,11 @@ AppSpec parse_app_spec(std::string_view spec) {
     auto eq = opt.find('=');
     std::string_view k = opt.substr(0, eq);
     std::string_view v = eq == std::string_view::npos ? "" : opt.substr(eq + 1);
-    if (k == "instances") {
+    if (k == "instances" || k == "max") {
       auto n = to_int(v);
       if (!n || *n < 1 || *n > 100000)
-        throw InputError(
-            fmt::format("--app '{}': instances must be a whole number >= 1, got '{}'", spec, v));
-      s.instances = static_cast<int>(*n);
+        throw InputError(fmt::format("{}: {} must be a whole number >= 1, got '{}'", label, k, v));
+      (k == "max" ? s.max : s.instances) = static_cast<int>(*n);
     } else if (k == "driver") {
       if (v == "pg" || v == "node-postgres")
         s.driver = Driver::node_postgres;
@@ -283,11 +298,14 @@ AppSpec parse_app_spec(std::string_view spec) {
         s.driver = Driver::zero;
       else
         throw InputError(
-            fmt::format("--app '{}': driver must be pg, postgres or zero, got '{}'", spec, v));
+            fmt::format("{}: driver must be pg, postgres or zero, got '{}'", label, v));
+    } else if (k == "name" && !v.empty()) {
+      s.name = std::string(v);
     } else {
-      throw InputError(fmt::format(
-          "--app '{}': unknown option '{}' (expected instances=N or driver=pg|postgres|zero)", spec,
-          k));
+      throw InputError(
+          fmt::format("{}: unknown option '{}' (expected instances=N, max=N, name=LABEL or "
+                      "driver=pg|postgres|zero)",
+                      label, k));
     }
     comma = next;
   }
@@ -522,11 +540,26 @@ AppConfig build_app(const EnvFile& env, const AppSpec& spec) {
       if (auto* v = q("prepare")) p.prepare = !(*v == "false" || *v == "disable");
   }
   if (spec.instances) app.instances = *spec.instances;
+  if (spec.max) {
+    if (app.driver == Driver::zero)
+      throw InputError(
+          fmt::format("{}: max= does not apply to Zero; set ZERO_UPSTREAM_MAX_CONNS, "
+                      "ZERO_CVR_MAX_CONNS and ZERO_CHANGE_MAX_CONNS",
+                      env.file));
+    app.pool.max = *spec.max;
+  }
+  if (spec.name) app.name = *spec.name;
   return app;
 }
 
 AppConfig load_app(const AppSpec& spec) {
-  return build_app(load_env_file(spec.file), spec);
+  if (!spec.url) return build_app(load_env_file(spec.file), spec);
+  EnvFile env;
+  env.file = "--app";
+  env.entries.push_back({"DATABASE_URL", *spec.url, 1, 1});
+  AppConfig app = build_app(env, spec);
+  if (!spec.name && !app.urls.empty()) app.name = app.urls.front().raw_redacted;
+  return app;
 }
 
 ProxySettings proxy_settings_from(const pgw::ProxyConfig& cfg) {

@@ -497,15 +497,20 @@ std::vector<Finding> check_server(const ServerSnapshot& s, const Inputs& in) {
       apps.push_back(fmt::format("{}: {}", app, fmt::join(st, ", ")));
     }
     double p = pct(peak, avail);
-    if (avail > 0 && p >= 80) {
+    std::string ev = fmt::format(
+        "{} client connections now (the audit's included), peak {}{} = {:.0f} % of {} usable "
+        "slots; by application and state: {}",
+        clients, peak, s.peak_client_backends >= 0 ? " over --sample" : " (one sample)", p, avail,
+        fmt::join(apps, "; "));
+    if (avail > 0 && p >= 80)
       add(make("conn.usage", p >= 95 ? Severity::error : Severity::warning, "max_connections",
-               std::to_string(s.integer("max_connections").value_or(0)),
-               fmt::format("{} client connections now, peak {} = {:.0f} % of {} usable slots; by "
-                           "application and state: {}",
-                           clients, peak, p, avail, fmt::join(apps, "; ")),
+               std::to_string(s.integer("max_connections").value_or(0)), ev,
                "put the apps behind a pooler (pgwarden proxy) or raise max_connections; find the "
                "app holding idle connections above"));
-    }
+    else
+      add(make("conn.usage", Severity::info, "max_connections",
+               std::to_string(s.integer("max_connections").value_or(0)), ev,
+               "no change needed; --sample 60s during peak traffic gives a better peak"));
   }
 
   // Sessions.

@@ -41,8 +41,8 @@ Command add_audit_command(CLI::App& root) {
       "check the server, the apps' pools and the proxy config against each other (docs/audit.md)");
   app->add_option("--dsn", flags->dsn, "libpq URL or conninfo of the server to read (read-only)");
   app->add_option("--app", flags->apps,
-                  "an application's env file: FILE[,instances=N][,driver=pg|postgres|zero]; "
-                  "repeatable");
+                  "an application: its env file or a postgres:// URL, with options "
+                  "[,instances=N][,max=N][,driver=pg|postgres|zero][,name=LABEL]; repeatable");
   app->add_option("--proxy-config", flags->proxy_config, "pgwarden proxy TOML config");
   app->add_option("--ram", flags->ram, "server RAM, e.g. 16GB (else read via the server)");
   app->add_option("--target", flags->target, "postgres or aurora")

@@ -18,7 +18,9 @@ namespace {
 
 std::string env_error(const std::string& text) {
   try {
-    build_app(parse_env(text, "app.env"), AppSpec{"app.env", {}, {}});
+    AppSpec spec;
+    spec.file = "app.env";
+    build_app(parse_env(text, "app.env"), spec);
   } catch (const InputError& e) {
     return e.what();
   }
@@ -88,7 +90,9 @@ ServerSnapshot good_server() {
 
 AppConfig app_from(const std::string& text, const std::string& name = "app.env",
                    int instances = 1) {
-  AppSpec spec{name, instances, {}};
+  AppSpec spec;
+  spec.file = name;
+  spec.instances = instances;
   return build_app(parse_env(text, name), spec);
 }
 
@@ -165,6 +169,22 @@ TEST(EnvFile, AppSpecErrors) {
   EXPECT_THROW(parse_app_spec("a.env,instances=x"), InputError);
   EXPECT_THROW(parse_app_spec("a.env,replicas=2"), InputError);
   EXPECT_THROW(parse_app_spec(",instances=2"), InputError);
+  // A URL on the command line, with a host list and a password that never shows in errors.
+  auto u = parse_app_spec("postgres://app:s3cret@h1:5432,h2:5432/db,instances=3,max=15,driver=pg");
+  EXPECT_EQ(u.url, "postgres://app:s3cret@h1:5432,h2:5432/db");
+  EXPECT_EQ(u.instances, 3);
+  EXPECT_EQ(u.max, 15);
+  auto app = load_app(u);
+  EXPECT_EQ(app.driver, Driver::node_postgres);
+  EXPECT_EQ(app.pool.max, 15);
+  EXPECT_EQ(app.instances, 3);
+  EXPECT_EQ(app.name, "postgres://app:***@h1:5432,h2:5432/db");
+  try {
+    parse_app_spec("postgres://app:s3cret@h/db,max=many");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "--app URL: max must be a whole number >= 1, got 'many'");
+  }
 }
 
 TEST(EnvFile, DriversAndDefaults) {
@@ -228,6 +248,7 @@ TEST(ServerRules, GoodServerIsQuiet) {
   auto fs = eval_server(s, o);
   for (auto& f : fs) EXPECT_EQ(f.severity, Severity::info) << f.rule << ": " << f.evidence;
   EXPECT_FALSE(find(fs, "mem.shared-buffers"));
+  EXPECT_EQ(find(fs, "conn.usage")->severity, Severity::info);
 }
 
 TEST(ServerRules, MemoryFormulas) {
@@ -286,7 +307,9 @@ TEST(ServerRules, UsageAndReserved) {
   s.peak_client_backends = -1;
   s.settings["superuser_reserved_connections"] = {"3", ""};
   fs = eval_server(s);
-  EXPECT_FALSE(find(fs, "conn.usage"));
+  ASSERT_TRUE(find(fs, "conn.usage"));  // 6 of 17: reported as info, with the breakdown
+  EXPECT_EQ(find(fs, "conn.usage")->severity, Severity::info);
+  EXPECT_NE(find(fs, "conn.usage")->evidence.find("api: 5 idle"), std::string::npos);
   EXPECT_FALSE(find(fs, "conn.reserved"));
 }
 

@@ -36,11 +36,14 @@ EnvFile load_env_file(const std::string& path);
 // ("file:line:col"); columns in messages are offsets into `url` added to `col`.
 ConnUrl parse_conn_url(std::string_view url, const std::string& file, int line, int col);
 
-// "--app FILE[,instances=N][,driver=pg|postgres|zero]"
+// "--app FILE|URL[,instances=N][,driver=pg|postgres|zero][,max=N][,name=LABEL]"
 struct AppSpec {
-  std::string file;
+  std::string file;  // "--app" when the spec is a URL
   std::optional<int> instances;
   std::optional<Driver> driver;
+  std::optional<std::string> url;  // a postgres:// URL given on the command line
+  std::optional<int> max;
+  std::optional<std::string> name;
 };
 AppSpec parse_app_spec(std::string_view spec);  // throws InputError
 
