@@ -184,6 +184,7 @@ ConnUrl parse_conn_url(std::string_view url, const std::string& file, int line, 
   if (at != std::string_view::npos) {
     std::string_view userinfo = authority.substr(0, at);
     auto colon = userinfo.find(':');
+    u.user = percent_decode(userinfo.substr(0, colon));
     redacted += std::string(userinfo.substr(0, colon));
     if (colon != std::string_view::npos) redacted += ":***";
     redacted += "@";
@@ -241,6 +242,8 @@ ConnUrl parse_conn_url(std::string_view url, const std::string& file, int line, 
           u.sslmode = val;
         else if (key == "host" && u.host.empty())
           u.host = val;
+        else if (key == "user")
+          u.user = val;
         else if (key == "port") {
           auto p = to_int(val);
           if (!p || *p < 1 || *p > 65535)

@@ -95,6 +95,56 @@ std::optional<long long> ServerSnapshot::millis(const std::string& name) const {
   return v;
 }
 
+namespace {
+// A GUC time value as ALTER ROLE stores it: "30s", "1min", "500" (bare = ms for these settings).
+std::optional<long long> guc_millis(const std::string& v) {
+  long long n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc{}) return std::nullopt;
+  std::string unit(p, v.data() + v.size());
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  if (unit.empty() || unit == "ms") return n;
+  if (unit == "s") return n * 1000;
+  if (unit == "min") return n * 60'000;
+  if (unit == "h") return n * 3'600'000;
+  if (unit == "d") return n * 86'400'000;
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<long long> ServerSnapshot::millis_for(const std::string& name,
+                                                    const std::string& role,
+                                                    const std::string& database) const {
+  const RoleSetting* best = nullptr;
+  int best_rank = 0;
+  for (auto& r : role_settings) {
+    if (r.name != name) continue;
+    int rank = 0;
+    if (!r.role.empty() && r.role == role && !r.database.empty() && r.database == database)
+      rank = 3;
+    else if (!r.role.empty() && r.role == role && r.database.empty())
+      rank = 2;
+    else if (r.role.empty() && !r.database.empty() && r.database == database)
+      rank = 1;
+    if (rank > best_rank) {
+      best_rank = rank;
+      best = &r;
+    }
+  }
+  if (best)
+    if (auto v = guc_millis(best->value)) return v;
+  return millis(name);
+}
+
+std::string ServerSnapshot::overridden_by(const std::string& name) const {
+  std::vector<std::string> who;
+  for (auto& r : role_settings)
+    if (r.name == name)
+      who.push_back(fmt::format("{}@{} = {}", r.role.empty() ? "*" : r.role,
+                                r.database.empty() ? "*" : r.database, r.value));
+  return fmt::format("{}", fmt::join(who, ", "));
+}
+
 // ---- catalogue -------------------------------------------------------------------
 
 namespace {
@@ -663,17 +713,24 @@ std::vector<Finding> check_server(const ServerSnapshot& s, const Inputs& in) {
   }
 
   // Timeouts.
-  if (s.millis("statement_timeout").value_or(0) == 0)
+  if (s.millis("statement_timeout").value_or(0) == 0 &&
+      s.overridden_by("statement_timeout").empty())
     add(make("timeout.statement", Severity::info, "statement_timeout", "0",
              "no server-wide bound on a statement; a runaway query holds its connection and locks",
              "ALTER ROLE <app role> SET statement_timeout = '30s'; (per app role, not globally: "
              "Zero's initial sync and migrations need long statements)"));
-  if (s.millis("idle_in_transaction_session_timeout").value_or(0) == 0)
-    add(make("timeout.idle-in-transaction", Severity::warning,
+  if (s.millis("idle_in_transaction_session_timeout").value_or(0) == 0) {
+    std::string roles = s.overridden_by("idle_in_transaction_session_timeout");
+    add(make("timeout.idle-in-transaction", roles.empty() ? Severity::warning : Severity::info,
              "idle_in_transaction_session_timeout", "0",
-             "a client that leaks a transaction (crashed handler, forgotten release) holds its "
-             "connection, locks and xmin forever",
+             roles.empty() ? std::string("a client that leaks a transaction (crashed handler, "
+                                         "forgotten release) holds its connection, locks and "
+                                         "xmin forever")
+                           : fmt::format("0 server-wide; set per role/database only ({}): other "
+                                         "roles' leaked transactions are unbounded",
+                                         roles),
              "idle_in_transaction_session_timeout = '60s'"));
+  }
   if (long long ist = s.millis("idle_session_timeout").value_or(0);
       ist > 0 && in.apps.empty() && !in.proxy)
     add(make("timeout.idle-session", Severity::info, "idle_session_timeout", secs(ist),
@@ -831,9 +888,15 @@ std::vector<Finding> check_apps(const Inputs& in) {
 
   for (auto& a : in.apps) {
     // Does any of the app's connections reach the server without the proxy?
-    bool direct = a.urls.empty();
-    for (auto& u : a.urls) direct = direct || !via_proxy(u, in.proxy);
-    long long ist = direct ? server_ist : 0;
+    const ConnUrl* direct_url = nullptr;
+    for (auto& u : a.urls)
+      if (!direct_url && !via_proxy(u, in.proxy)) direct_url = &u;
+    long long ist = server_ist;
+    if (!direct_url && !a.urls.empty())
+      ist = 0;  // only through the proxy: proxy.server-idle covers the server side
+    else if (direct_url && s)
+      ist = s->millis_for("idle_session_timeout", direct_url->user, direct_url->dbname)
+                .value_or(server_ist);
     auto at = [&](Finding f, int line) {
       f.location = Location{a.file, line};
       out.push_back(std::move(f));

@@ -157,6 +157,16 @@ ServerRead read_server(const std::string& dsn, std::chrono::milliseconds sample_
       s.slots.push_back(std::move(sl));
     }
   }
+  if (auto r = query(pc, "pg_db_role_setting",
+                     "select coalesce(r.rolname, ''), coalesce(d.datname, ''), "
+                     "split_part(c, '=', 1), substr(c, strpos(c, '=') + 1) "
+                     "from pg_db_role_setting s left join pg_roles r on r.oid = s.setrole "
+                     "left join pg_database d on d.oid = s.setdatabase, unnest(s.setconfig) c",
+                     notes)) {
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+      s.role_settings.push_back(
+          {str(r.get(), i, 0), str(r.get(), i, 1), str(r.get(), i, 2), str(r.get(), i, 3)});
+  }
   if (auto r = query(pc, "pg_extension", "select extname from pg_extension order by 1", notes)) {
     for (int i = 0; i < PQntuples(r.get()); ++i) s.extensions.push_back(str(r.get(), i, 0));
   }

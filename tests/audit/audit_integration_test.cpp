@@ -304,6 +304,13 @@ TEST(AuditIntegration, GoodServerIsQuietAndProblemsAreReported) {
   EXPECT_EQ(r.j["summary"]["error"], 0);
   EXPECT_EQ(one(r, "conn.usage")["severity"], "info");
 
+  // statement_timeout per role, as the fix says: the info goes away.
+  EXPECT_EQ(one(r, "timeout.statement")["severity"], "info");
+  pg.psql("alter role postgres set statement_timeout = '30s'");
+  Outcome per_role = audit(tmp, "--dsn " + q(url) + " --output json");
+  EXPECT_TRUE(findings(per_role, "timeout.statement").empty()) << per_role.out;
+  pg.psql("alter role postgres reset statement_timeout");
+
   // A logical slot nobody consumes.
   pg.psql("select pg_create_logical_replication_slot('zero_0_1700000000', 'pgoutput')");
   Outcome slot = audit(tmp, "--dsn " + q(url) + " --fail-on warning --output json");

@@ -358,6 +358,29 @@ TEST(ServerRules, ZeroNeeds) {
   EXPECT_TRUE(find(fs, "slot.inactive"));
 }
 
+TEST(ServerRules, RoleAndDatabaseSettings) {
+  auto s = default_server();
+  s.settings["idle_session_timeout"] = {"0", "ms"};
+  s.role_settings = {{"app", "", "statement_timeout", "30s"},
+                     {"app", "", "idle_in_transaction_session_timeout", "1min"},
+                     {"", "shop", "idle_session_timeout", "5min"},
+                     {"app", "shop", "idle_session_timeout", "2000"}};
+  EXPECT_EQ(s.millis_for("idle_session_timeout", "app", "shop"), 2000);
+  EXPECT_EQ(s.millis_for("idle_session_timeout", "other", "shop"), 300'000);
+  EXPECT_EQ(s.millis_for("idle_session_timeout", "other", "blog"), 0);
+  EXPECT_EQ(s.millis_for("idle_in_transaction_session_timeout", "app", "x"), 60'000);
+  auto fs = eval_server(s);
+  EXPECT_FALSE(find(fs, "timeout.statement"));  // set for the app role: what the fix asks
+  EXPECT_EQ(find(fs, "timeout.idle-in-transaction")->severity, Severity::info);
+  // The pool of role "other" on database "shop" meets that database's 5 min.
+  auto pjs = app_from("DATABASE_URL=postgres://other@10.0.0.5/shop\nPGMAX=5\n");
+  fs = eval_server(s, {}, {pjs});
+  ASSERT_TRUE(find(fs, "app.idle-vs-server"));
+  EXPECT_NE(find(fs, "app.idle-vs-server")->evidence.find("300s"), std::string::npos);
+  pjs = app_from("DATABASE_URL=postgres://other@10.0.0.5/blog\nPGMAX=5\n");
+  EXPECT_FALSE(find(eval_server(s, {}, {pjs}), "app.idle-vs-server"));
+}
+
 TEST(ServerRules, TimeoutsAndKeepalive) {
   auto s = good_server();
   s.settings["authentication_timeout"] = {"300", "s"};

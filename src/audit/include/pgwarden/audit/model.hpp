@@ -65,6 +65,11 @@ struct Slot {
   long long retained_bytes = -1;  // -1 unknown
 };
 
+// ALTER ROLE / ALTER DATABASE ... SET, from pg_db_role_setting ("" = any role / database).
+struct RoleSetting {
+  std::string role, database, name, value;
+};
+
 struct ServerSnapshot {
   int version_num = 0;  // server_version_num
   std::map<std::string, Setting> settings;
@@ -72,7 +77,8 @@ struct ServerSnapshot {
   int peak_client_backends = -1;  // max over samples; -1 = one sample only
   std::vector<DatabaseStats> databases;
   std::vector<Slot> slots;
-  std::vector<std::string> extensions;   // in the database audited
+  std::vector<std::string> extensions;  // in the database audited
+  std::vector<RoleSetting> role_settings;
   bool can_read_all_stats = true;        // superuser or pg_read_all_stats
   bool ssl_in_use = false;               // the audit's own connection
   std::string host;                      // as connected, for messages
@@ -85,6 +91,12 @@ struct ServerSnapshot {
   // Time settings in milliseconds (handles units ms, s, min; 0 and -1 stay as they are).
   std::optional<long long> millis(const std::string& name) const;
   std::optional<std::string> text(const std::string& name) const;
+  // A time setting (unit ms) as a session of `role` in `database` gets it:
+  // ALTER ROLE ... IN DATABASE, then ALTER ROLE, then ALTER DATABASE, then the server's.
+  std::optional<long long> millis_for(const std::string& name, const std::string& role,
+                                      const std::string& database) const;
+  // Roles / databases that override the setting, as "role@db" labels ("" when none).
+  std::string overridden_by(const std::string& name) const;
 };
 
 // ---- applications -----------------------------------------------------------
@@ -93,7 +105,8 @@ enum class Driver { unknown, node_postgres, postgres_js, zero };
 const char* to_string(Driver d);
 
 struct ConnUrl {
-  std::string var;  // env var it came from
+  std::string var;   // env var it came from
+  std::string user;  // "" when not in the URL
   std::string raw_redacted;
   std::string host;  // first host; "" for a Unix socket
   int port = 5432;
