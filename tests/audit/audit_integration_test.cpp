@@ -349,6 +349,25 @@ TEST(AuditIntegration, GoodServerIsQuietAndProblemsAreReported) {
   EXPECT_EQ(one(lp, "audit.limited-privileges")["severity"], "warning");
   EXPECT_EQ(one(lp, "mem.ram-unknown")["severity"], "info");
   EXPECT_EQ(lp.rc, 0);  // --fail-on error by default
+
+  // A slot that lost its WAL: max_slot_wal_keep_size (reloadable) cut it at a checkpoint.
+  pg.psql("select pg_create_physical_replication_slot('lagging', true)");
+  pg.psql("alter system set max_slot_wal_keep_size = '1MB'");
+  pg.psql("select pg_reload_conf()");
+  for (int i = 0; i < 3; ++i)
+    pg.psql(
+        "create table if not exists filler(x int); insert into filler select "
+        "generate_series(1, 10000); select pg_switch_wal()");
+  pg.psql("checkpoint");
+  ASSERT_TRUE(eventually(pg,
+                         "select wal_status = 'lost' from pg_replication_slots where "
+                         "slot_name = 'lagging'"));
+  Outcome lost = audit(tmp, "--dsn " + q(url) + " --output json");
+  EXPECT_EQ(lost.rc, 1);
+  auto inv = one(lost, "slot.invalidated");
+  EXPECT_EQ(inv["severity"], "error");
+  EXPECT_EQ(inv["setting"], "pg_replication_slots.lagging");
+  EXPECT_TRUE(findings(lost, "slot.inactive").empty());
 }
 
 TEST(AuditIntegration, MalformedInputsGivePreciseErrors) {
