@@ -101,7 +101,7 @@ std::string render_json(const Report& r) {
   }
   j["summary"] = {{"error", counts[2]}, {"warning", counts[1]}, {"info", counts[0]}};
   j["findings"] = std::move(arr);
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
 }
 
 std::string render_sarif(const Report& r) {
@@ -144,7 +144,7 @@ std::string render_sarif(const Report& r) {
   j["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
   j["version"] = "2.1.0";
   j["runs"] = ojson::array({std::move(run)});
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, ojson::error_handler_t::replace) + "\n";
 }
 
 int exit_code(const Report& r, Severity fail_on) {

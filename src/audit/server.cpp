@@ -63,9 +63,10 @@ bool looks_like_auth(const std::string& m) {
 ServerRead read_server(const std::string& dsn, std::chrono::milliseconds sample_for) {
   ServerRead out;
   // Defaults first so that the DSN given can override them; read-only on top.
-  const char* keys[] = {"connect_timeout", "application_name", "options", "dbname", nullptr};
-  const char* vals[] = {"10", "pgwarden-audit", "-c default_transaction_read_only=on", dsn.c_str(),
-                        nullptr};
+  const char* keys[] = {"connect_timeout", "application_name", "options",
+                        "dbname",          "client_encoding",  nullptr};
+  const char* vals[] = {"10",        "pgwarden-audit", "-c default_transaction_read_only=on",
+                        dsn.c_str(), "UTF8",           nullptr};
   Conn c(PQconnectdbParams(keys, vals, 1));
   if (!c || PQstatus(c.get()) != CONNECTION_OK) {
     out.message = trim(c ? PQerrorMessage(c.get()) : "out of memory");

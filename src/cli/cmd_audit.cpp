@@ -115,6 +115,9 @@ Command add_audit_command(CLI::App& root) {
     } catch (const audit::InputError& e) {
       std::cerr << "pgwarden audit: " << e.what() << "\n";
       return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "pgwarden audit: internal error: " << e.what() << "\n";
+      return 3;
     }
     if (flags->output == "json")
       std::cout << audit::render_json(rep);

@@ -402,6 +402,9 @@ TEST(AuditIntegration, MalformedInputsGivePreciseErrors) {
   r = audit(tmp, "--ram lots --app " + env);
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("--ram 'lots' is not a size"), std::string::npos) << r.err;
+  r = audit(tmp, "--output xml --app " + env);  // refused by the flag parser itself
+  EXPECT_GE(r.rc, 100);
+  EXPECT_NE(r.err.find("xml not in"), std::string::npos) << r.err;
   r = audit(tmp, "");
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("nothing to audit"), std::string::npos) << r.err;

@@ -595,6 +595,10 @@ TEST(Report, JsonSarifTextAndExitCodes) {
   int idx = run["results"][0]["ruleIndex"];
   EXPECT_EQ(run["tool"]["driver"]["rules"][idx]["id"], "app.sslmode");
   EXPECT_NE(render_text(r).find("WARNING app.sslmode"), std::string::npos);
+  // Bytes that are not UTF-8 (an application_name on a SQL_ASCII server) do not break JSON.
+  r.findings[1].evidence = "app \xff\xfe";
+  EXPECT_NO_THROW(nlohmann::json::parse(render_json(r)));
+  EXPECT_NO_THROW(nlohmann::json::parse(render_sarif(r)));
   EXPECT_EQ(exit_code(r, Severity::error), 0);
   EXPECT_EQ(exit_code(r, Severity::warning), 1);
   EXPECT_EQ(exit_code(r, Severity::info), 1);
