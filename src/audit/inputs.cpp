@@ -590,6 +590,12 @@ ProxySettings proxy_settings_from(const pgw::ProxyConfig& cfg) {
       pool.how += fmt::format(", capped by max_db_connections {}", db.max_db_connections);
     }
     pool.server_connections = static_cast<int>(total);
+    pool.server_dbname = db.dbname.empty() ? name : db.dbname;
+    if (db.user)
+      pool.users.push_back(*db.user);
+    else
+      for (auto& [uname, u] : cfg.users) pool.users.push_back(uname);
+    pool.per_user = std::min(size + reserve, pool.server_connections);
     p.pools.push_back(pool);
   }
   p.client_idle_ms = cfg.timeouts.client_idle.count();

@@ -169,6 +169,10 @@ const std::vector<RuleInfo>& rule_catalogue() {
        "PostgreSQL docs superuser_reserved_connections; postgresqltuner"},
       {"conn.usage", Severity::error, "Connection usage close to the limit",
        "pg_stat_activity; postgres_mixin PostgreSQLHighConnections (80 %)"},
+      {"conn.database-limit", Severity::error, "Pools exceed a database's CONNECTION LIMIT",
+       "PostgreSQL docs CREATE DATABASE"},
+      {"conn.role-limit", Severity::error, "Pools exceed a role's CONNECTION LIMIT",
+       "PostgreSQL docs CREATE ROLE"},
       {"conn.proxy-clients", Severity::error, "Apps behind the proxy exceed its max_client_conn",
        "pgwarden docs/configuration.md"},
       {"sess.idle-in-transaction", Severity::warning, "Sessions idle in transaction",
@@ -455,8 +459,80 @@ Demand server_demand(const Inputs& in) {
   return d;
 }
 
+namespace {
+
+// Connections per server database and per role, from every pool that reaches the server.
+struct Tally {
+  std::map<std::string, int> total;
+  std::map<std::string, std::vector<std::string>> parts;
+  void add(const std::string& key, int n, std::string what) {
+    if (key.empty() || n <= 0) return;
+    total[key] += n;
+    parts[key].push_back(std::move(what));
+  }
+};
+
+void tally_limits(const Inputs& in, Tally& dbs, Tally& roles) {
+  if (in.proxy) {
+    for (auto& p : in.proxy->pools) {
+      dbs.add(p.server_dbname, p.server_connections,
+              fmt::format("proxy database '{}': {}", p.database, p.server_connections));
+      for (auto& u : p.users)
+        roles.add(u, p.per_user, fmt::format("proxy database '{}': {}", p.database, p.per_user));
+    }
+  }
+  for (auto& a : in.apps) {
+    auto one_url = [&](const ConnUrl* u, int n, const char* what) {
+      if (!u || via_proxy(*u, in.proxy)) return;
+      int total = n * a.instances;
+      std::string db = u->dbname.empty() ? u->user : u->dbname;  // libpq: dbname defaults to user
+      std::string label = fmt::format("{} {}: {} x {} instance(s)", a.name, what, n, a.instances);
+      dbs.add(db, total, label);
+      roles.add(u->user, total, label);
+    };
+    if (a.driver == Driver::zero) {
+      const ConnUrl* up = a.zero.upstream ? &*a.zero.upstream : nullptr;
+      one_url(up, a.zero.upstream_max + 1, "upstream + replication");
+      one_url(a.zero.cvr ? &*a.zero.cvr : up, a.zero.cvr_max, "CVR");
+      one_url(a.zero.change ? &*a.zero.change : up, a.zero.change_max, "change");
+    } else {
+      for (auto& u : a.urls) one_url(&u, a.pool.max.value_or(10), u.var.c_str());
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<Finding> check_connections(const Inputs& in) {
   std::vector<Finding> out;
+  if (in.server) {
+    Tally dbs, roles;
+    tally_limits(in, dbs, roles);
+    for (auto& [db, n] : dbs.total) {
+      auto it = in.server->database_limits.find(db);
+      if (it == in.server->database_limits.end() || n <= it->second) continue;
+      out.push_back(make("conn.database-limit", Severity::error,
+                         fmt::format("pg_database.{}.datconnlimit", db), std::to_string(it->second),
+                         fmt::format("pools can open {} connections to database '{}' ({}) but its "
+                                     "CONNECTION LIMIT is {}",
+                                     n, db, fmt::join(dbs.parts[db], "; "), it->second),
+                         fmt::format("ALTER DATABASE \"{}\" CONNECTION LIMIT {}; (or shrink the "
+                                     "pools)",
+                                     db, n + n / 10 + 1)));
+    }
+    for (auto& [role, n] : roles.total) {
+      auto it = in.server->role_limits.find(role);
+      if (it == in.server->role_limits.end() || n <= it->second) continue;
+      out.push_back(make("conn.role-limit", Severity::error,
+                         fmt::format("pg_roles.{}.rolconnlimit", role), std::to_string(it->second),
+                         fmt::format("pools can open {} connections as role '{}' ({}) but its "
+                                     "CONNECTION LIMIT is {}",
+                                     n, role, fmt::join(roles.parts[role], "; "), it->second),
+                         fmt::format("ALTER ROLE \"{}\" CONNECTION LIMIT {}; (or shrink the "
+                                     "pools)",
+                                     role, n + n / 10 + 1)));
+    }
+  }
   if (in.proxy) {
     int behind = 0;
     std::vector<std::string> parts;

@@ -168,6 +168,20 @@ ServerRead read_server(const std::string& dsn, std::chrono::milliseconds sample_
       s.role_settings.push_back(
           {str(r.get(), i, 0), str(r.get(), i, 1), str(r.get(), i, 2), str(r.get(), i, 3)});
   }
+  if (auto r = query(pc, "pg_database",
+                     "select datname, datconnlimit from pg_database where datconnlimit >= 0 "
+                     "and datallowconn",
+                     notes)) {
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+      s.database_limits[str(r.get(), i, 0)] = static_cast<int>(num(r.get(), i, 1));
+  }
+  if (auto r = query(pc, "pg_roles",
+                     "select rolname, rolconnlimit from pg_roles where rolconnlimit >= 0 and "
+                     "rolcanlogin",
+                     notes)) {
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+      s.role_limits[str(r.get(), i, 0)] = static_cast<int>(num(r.get(), i, 1));
+  }
   if (auto r = query(pc, "pg_extension", "select extname from pg_extension order by 1", notes)) {
     for (int i = 0; i < PQntuples(r.get()); ++i) s.extensions.push_back(str(r.get(), i, 0));
   }

@@ -350,6 +350,20 @@ TEST(AuditIntegration, GoodServerIsQuietAndProblemsAreReported) {
   EXPECT_EQ(one(lp, "mem.ram-unknown")["severity"], "info");
   EXPECT_EQ(lp.rc, 0);  // --fail-on error by default
 
+  // CONNECTION LIMITs on a database and a role, against the pools that use them.
+  pg.psql("create role shop_app login connection limit 5");
+  pg.psql("create database shop connection limit 12");
+  std::string shop = tmp.write(
+      "shop.env", "# pgwarden: driver=pg max=8\nDATABASE_URL=postgres://shop_app@127.0.0.1:" +
+                      std::to_string(pg.port()) + "/shop\n");
+  Outcome lim = audit(tmp, "--dsn " + q(url) + " --app " + shop + ",instances=2 --output json");
+  EXPECT_EQ(lim.rc, 1);
+  auto dl = one(lim, "conn.database-limit");
+  EXPECT_EQ(dl["setting"], "pg_database.shop.datconnlimit");
+  EXPECT_EQ(dl["value"], "12");
+  EXPECT_TRUE(contains(dl["evidence"], "16 connections")) << dl;
+  EXPECT_EQ(one(lim, "conn.role-limit")["value"], "5");
+
   // A slot that lost its WAL: max_slot_wal_keep_size (reloadable) cut it at a checkpoint.
   pg.psql("select pg_create_physical_replication_slot('lagging', true)");
   pg.psql("alter system set max_slot_wal_keep_size = '1MB'");

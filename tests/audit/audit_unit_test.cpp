@@ -422,6 +422,37 @@ TEST(Budget, SumsPoolsInstancesAndProxy) {
   EXPECT_EQ(find(evaluate(in), "conn.budget")->severity, Severity::warning);
 }
 
+TEST(Budget, DatabaseAndRoleConnectionLimits) {
+  auto s = good_server();
+  s.database_limits = {{"shop", 25}};
+  s.role_limits = {{"api", 15}, {"zero", 100}};
+  ProxySettings p;
+  p.file = "pgwarden.toml";
+  p.listen = {{"127.0.0.1", 6432}};
+  p.pools.push_back({"shop", "10.0.0.5", 5432, 10, "", "transaction", "shop", {"batch"}, 10});
+  Inputs in;
+  in.server = &s;
+  in.proxy = &p;
+  in.apps = {
+      app_from("# pgwarden: driver=pg max=8\nDATABASE_URL=postgres://api@10.0.0.5/shop\n",
+               "api.env", 2),
+      app_from("# pgwarden: driver=pg max=50\nDATABASE_URL=postgres://api@127.0.0.1:6432/shop\n",
+               "via-proxy.env", 1)};
+  auto fs = evaluate(in);
+  auto* db = find(fs, "conn.database-limit");
+  ASSERT_TRUE(db);  // 10 (proxy) + 16 (api) = 26 > 25; the app behind the proxy does not count
+  EXPECT_EQ(db->setting, "pg_database.shop.datconnlimit");
+  EXPECT_EQ(db->value, "25");
+  auto* role = find(fs, "conn.role-limit");
+  ASSERT_TRUE(role);  // api: 16 > 15
+  EXPECT_EQ(role->setting, "pg_roles.api.rolconnlimit");
+  s.database_limits["shop"] = 26;
+  s.role_limits["api"] = 16;
+  fs = evaluate(in);
+  EXPECT_FALSE(find(fs, "conn.database-limit"));
+  EXPECT_FALSE(find(fs, "conn.role-limit"));
+}
+
 TEST(AppRules, NodePostgres) {
   auto bad = app_from(
       "# pgwarden: driver=pg idleTimeoutMillis=0\nDATABASE_URL=postgres://db.example.com/app\n");
@@ -496,7 +527,15 @@ TEST(ProxyRules, KeepaliveAndTimeoutOrder) {
   p.server_idle_ms = 600'000;
   p.query_ms = 30'000;
   p.client_idle_ms = 60'000;
-  p.pools.push_back({"app", "10.0.0.5", 5432, 80, "(pool_size 80 + reserve 0) x 1", "transaction"});
+  p.pools.push_back({"app",
+                     "10.0.0.5",
+                     5432,
+                     80,
+                     "(pool_size 80 + reserve 0) x 1",
+                     "transaction",
+                     "app",
+                     {},
+                     80});
   auto s = good_server();
   s.settings["idle_session_timeout"] = {"300000", "ms"};
   s.settings["statement_timeout"] = {"30000", "ms"};

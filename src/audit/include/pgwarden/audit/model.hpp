@@ -79,10 +79,12 @@ struct ServerSnapshot {
   std::vector<Slot> slots;
   std::vector<std::string> extensions;  // in the database audited
   std::vector<RoleSetting> role_settings;
-  bool can_read_all_stats = true;        // superuser or pg_read_all_stats
-  bool ssl_in_use = false;               // the audit's own connection
-  std::string host;                      // as connected, for messages
-  std::optional<uint64_t> detected_ram;  // /proc/meminfo MemTotal read through the server
+  std::map<std::string, int> database_limits;  // datconnlimit, only when >= 0
+  std::map<std::string, int> role_limits;      // rolconnlimit of login roles, only when >= 0
+  bool can_read_all_stats = true;              // superuser or pg_read_all_stats
+  bool ssl_in_use = false;                     // the audit's own connection
+  std::string host;                            // as connected, for messages
+  std::optional<uint64_t> detected_ram;        // /proc/meminfo MemTotal read through the server
 
   const Setting* get(const std::string& name) const;
   std::optional<long long> integer(const std::string& name) const;
@@ -161,9 +163,12 @@ struct ProxyPool {
   std::string database;
   std::string host;
   int port = 5432;
-  int server_connections = 0;  // most server connections this database can open
-  std::string how;             // how that number was computed
-  std::string mode;            // session | transaction
+  int server_connections = 0;      // most server connections this database can open
+  std::string how;                 // how that number was computed
+  std::string mode;                // session | transaction
+  std::string server_dbname;       // the database on the server
+  std::vector<std::string> users;  // server roles its pools log in as
+  int per_user = 0;                // server connections one user's pool can open
 };
 
 struct ProxySettings {
