@@ -256,6 +256,15 @@ ConnUrl parse_conn_url(std::string_view url, const std::string& file, int line, 
       k = amp + 1;
     }
   }
+  // A password can also sit in the query string.
+  for (const char* key : {"?password=", "&password="}) {
+    size_t at_pw = u.raw_redacted.find(key);
+    if (at_pw == std::string::npos) continue;
+    size_t vstart = at_pw + std::char_traits<char>::length(key);
+    size_t vend = u.raw_redacted.find('&', vstart);
+    u.raw_redacted.replace(vstart, vend == std::string::npos ? std::string::npos : vend - vstart,
+                           "***");
+  }
   return u;
 }
 

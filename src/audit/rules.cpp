@@ -349,6 +349,48 @@ PoolerGuess guess_pooler(const ConnUrl& u, const ProxySettings* p) {
   return g;
 }
 
+// What a driver does with the sslmode / ssl it is given.
+enum class Tls { verified, unverified, maybe_plain, plain };
+struct TlsVerdict {
+  Tls tls;
+  std::string why;
+};
+
+TlsVerdict tls_verdict(Driver d, const std::string& m) {
+  if (m == "disable" || m == "false") return {Tls::plain, "sslmode=disable: plaintext"};
+  if (d == Driver::node_postgres) {
+    // pg-connection-string 2.x: prefer/require/verify-ca behave as verify-full (with a
+    // deprecation warning); no-verify skips verification; no sslmode at all means no TLS.
+    if (m.empty()) return {Tls::plain, "node-postgres uses no TLS at all without sslmode/ssl"};
+    if (m == "no-verify")
+      return {Tls::unverified, "sslmode=no-verify: the certificate is not checked"};
+    if (m == "verify-full" || m == "true") return {Tls::verified, ""};
+    return {Tls::verified,
+            fmt::format("node-postgres treats sslmode={} as verify-full today but warns that it "
+                        "will switch to libpq's meaning; write verify-full",
+                        m)};
+  }
+  if (d == Driver::postgres_js) {
+    // postgres.js src/connection.js: require/allow/prefer set rejectUnauthorized=false.
+    if (m.empty()) return {Tls::plain, "postgres.js uses no TLS at all without ssl/sslmode"};
+    if (m == "verify-full" || m == "true") return {Tls::verified, ""};
+    if (m == "prefer" || m == "allow")
+      return {Tls::maybe_plain,
+              fmt::format("sslmode={} falls back to plaintext and does not verify "
+                          "the certificate",
+                          m)};
+    return {Tls::unverified, fmt::format("sslmode={}: encrypted, certificate not verified", m)};
+  }
+  // libpq semantics (Zero defaults to prefer; Zero's no-verify skips verification).
+  if (m == "verify-full" || m == "verify-ca") return {Tls::verified, ""};
+  if (m.empty() || m == "prefer" || m == "allow")
+    return {Tls::maybe_plain,
+            fmt::format("sslmode {}: may silently run in plaintext and never verifies the "
+                        "certificate",
+                        m.empty() ? "not set (prefer)" : m)};
+  return {Tls::unverified, fmt::format("sslmode={}: encrypted, certificate not verified", m)};
+}
+
 // Connections one app opens to the server directly (not through the proxy).
 struct AppDemand {
   int per_instance = 0;
@@ -996,15 +1038,13 @@ std::vector<Finding> check_apps(const Inputs& in) {
     if (!aurora) {
       for (auto& u : a.urls) {
         if (is_local_host(u.host)) continue;
-        std::string m = u.sslmode;
-        if (m == "verify-full" || m == "verify-ca") continue;
-        bool weak = m == "require" || m == "no-verify";
-        at(make("app.sslmode", weak ? Severity::info : Severity::warning, u.var + " sslmode",
-                m.empty() ? "(not set)" : m,
-                fmt::format("{} = {} to a remote host: {}", u.var, u.raw_redacted,
-                            weak ? "encrypted but the server's certificate is not verified"
-                                 : "the connection may run in plaintext (prefer/allow fall back "
-                                   "silently; Zero defaults to prefer)"),
+        TlsVerdict v = tls_verdict(a.driver, u.sslmode);
+        if (v.tls == Tls::verified && v.why.empty()) continue;
+        Severity sev = (v.tls == Tls::verified || v.tls == Tls::unverified) ? Severity::info
+                                                                            : Severity::warning;
+        at(make("app.sslmode", sev, u.var + " sslmode", u.sslmode.empty() ? "(not set)" : u.sslmode,
+                fmt::format("{} = {} to a remote host ({}): {}", u.var, u.raw_redacted,
+                            to_string(a.driver), v.why),
                 fmt::format("append ?sslmode=verify-full (with the server's CA) to {}", u.var)),
            u.line);
       }
@@ -1359,11 +1399,12 @@ std::vector<Finding> check_aurora(const Inputs& in) {
                             u.var),
                 "use the cluster (writer) endpoint"));
       std::string m = u.sslmode;
-      if (m != "verify-full")
-        at(make("aurora.tls", m == "disable" ? Severity::error : Severity::warning, u.var,
-                m.empty() ? "(not set)" : m,
-                fmt::format("{}: sslmode {} does not verify the Aurora server certificate", u.var,
-                            m.empty() ? "not set (prefer)" : m),
+      TlsVerdict v = tls_verdict(a.driver, m);
+      if (v.tls != Tls::verified)
+        at(make("aurora.tls", v.tls == Tls::plain ? Severity::error : Severity::warning,
+                u.var + " sslmode", m.empty() ? "(not set)" : m,
+                fmt::format("{} ({}): {}; the Aurora server certificate is not verified", u.var,
+                            to_string(a.driver), v.why),
                 fmt::format("append ?sslmode=verify-full&sslrootcert=<AWS RDS CA bundle> to {}",
                             u.var)));
     }

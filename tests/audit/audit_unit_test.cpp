@@ -485,6 +485,42 @@ TEST(AppRules, NodePostgres) {
   EXPECT_NE(find(fs, "app.keepalive")->evidence.find("7200"), std::string::npos);
 }
 
+TEST(AppRules, SslmodeAsEachDriverReadsIt) {
+  auto sev = [](const std::string& text) -> std::string {
+    Inputs in;
+    in.apps = {app_from(text)};
+    auto fs = evaluate(in);
+    auto* f = find(fs, "app.sslmode");
+    return f ? to_string(f->severity) : "quiet";
+  };
+  // node-postgres: no sslmode = no TLS; require = verify-full today (deprecated spelling).
+  EXPECT_EQ(sev("# pgwarden: driver=pg\nDATABASE_URL=postgres://db.example.com/a\n"), "warning");
+  EXPECT_EQ(
+      sev("# pgwarden: driver=pg\nDATABASE_URL=postgres://db.example.com/a?sslmode=require\n"),
+      "info");
+  EXPECT_EQ(
+      sev("# pgwarden: driver=pg\nDATABASE_URL=postgres://db.example.com/a?sslmode=verify-full\n"),
+      "quiet");
+  // postgres.js: require does not verify; prefer may fall back; ssl=true verifies.
+  EXPECT_EQ(sev("# pgwarden: "
+                "driver=postgres\nDATABASE_URL=postgres://db.example.com/a?sslmode=require\n"),
+            "info");
+  EXPECT_EQ(
+      sev("# pgwarden: driver=postgres\nDATABASE_URL=postgres://db.example.com/a?sslmode=prefer\n"),
+      "warning");
+  EXPECT_EQ(sev("# pgwarden: driver=postgres\nDATABASE_URL=postgres://db.example.com/a?ssl=true\n"),
+            "quiet");
+  // Zero / libpq semantics: unset means prefer.
+  EXPECT_EQ(sev("ZERO_UPSTREAM_DB=postgres://db.example.com/a\n"), "warning");
+  EXPECT_EQ(sev("ZERO_UPSTREAM_DB=postgres://db.example.com/a?sslmode=no-verify\n"), "info");
+  // Local hosts are not checked.
+  EXPECT_EQ(sev("# pgwarden: driver=pg\nDATABASE_URL=postgres://127.0.0.1/a\n"), "quiet");
+  // A password in the query string is redacted like the one in the authority.
+  auto u = parse_conn_url("postgres://db/a?user=x&password=hunter2&sslmode=require", "f", 1, 1);
+  EXPECT_EQ(u.raw_redacted.find("hunter2"), std::string::npos) << u.raw_redacted;
+  EXPECT_EQ(u.user, "x");
+}
+
 TEST(AppRules, PostgresJsAndPoolers) {
   ProxySettings p;
   p.file = "pgwarden.toml";
