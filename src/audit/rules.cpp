@@ -241,6 +241,10 @@ const std::vector<RuleInfo>& rule_catalogue() {
        "postgres.js prepare default true; Zero docs (26000 prepared statement does not exist)"},
       {"app.env-ignored", Severity::warning, "An env var that does not do what it says",
        "porsager/postgres src/index.js parseOptions"},
+      {"zero.replication-role", Severity::error,
+       "ZERO_UPSTREAM_DB's role cannot open a replication connection",
+       "PostgreSQL docs (logical replication: REPLICATION attribute or superuser); AWS "
+       "rds_replication"},
       {"zero.upstream-pooler", Severity::error, "ZERO_UPSTREAM_DB goes through a pooler",
        "Zero docs self-host.mdx (must be a direct connection)"},
       {"proxy.keepalive", Severity::warning, "Proxy keepalive off or slower than the idle cut",
@@ -1140,6 +1144,20 @@ std::vector<Finding> check_apps(const Inputs& in) {
          ig.line);
 
     // Zero.
+    if (a.driver == Driver::zero && s && a.zero.upstream && !a.zero.upstream->user.empty()) {
+      const ConnUrl& up = *a.zero.upstream;
+      auto it = s->can_replicate.find(up.user);
+      if (it != s->can_replicate.end() && !it->second)
+        at(make("zero.replication-role", Severity::error, "ZERO_UPSTREAM_DB user", up.user,
+                fmt::format("{}: role '{}' is neither superuser nor REPLICATION (nor a member of "
+                            "rds_replication): zero-cache cannot create its slot or start "
+                            "replication",
+                            a.name, up.user),
+                o.target == Target::aurora
+                    ? fmt::format("GRANT rds_replication TO \"{}\";", up.user)
+                    : fmt::format("ALTER ROLE \"{}\" REPLICATION;", up.user)),
+           up.line);
+    }
     if (a.driver == Driver::zero) {
       if (a.zero.upstream) {
         auto g = guess_pooler(*a.zero.upstream, in.proxy);

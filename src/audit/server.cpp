@@ -182,6 +182,14 @@ ServerRead read_server(const std::string& dsn, std::chrono::milliseconds sample_
     for (int i = 0; i < PQntuples(r.get()); ++i)
       s.role_limits[str(r.get(), i, 0)] = static_cast<int>(num(r.get(), i, 1));
   }
+  if (auto r = query(pc, "replication roles",
+                     "select r.rolname, r.rolsuper or r.rolreplication or coalesce((select "
+                     "pg_has_role(r.oid, m.oid, 'MEMBER') from pg_roles m where m.rolname = "
+                     "'rds_replication'), false) from pg_roles r where r.rolcanlogin",
+                     notes)) {
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+      s.can_replicate[str(r.get(), i, 0)] = str(r.get(), i, 1) == "t";
+  }
   if (auto r = query(pc, "pg_extension", "select extname from pg_extension order by 1", notes)) {
     for (int i = 0; i < PQntuples(r.get()); ++i) s.extensions.push_back(str(r.get(), i, 0));
   }

@@ -364,6 +364,20 @@ TEST(AuditIntegration, GoodServerIsQuietAndProblemsAreReported) {
   EXPECT_TRUE(contains(dl["evidence"], "16 connections")) << dl;
   EXPECT_EQ(one(lim, "conn.role-limit")["value"], "5");
 
+  // Zero's upstream role without REPLICATION.
+  pg.psql("create role zero_plain login password 'zp'");
+  std::string zplain =
+      tmp.write("zero-plain.env", "ZERO_UPSTREAM_DB=postgres://zero_plain:zp@127.0.0.1:" +
+                                      std::to_string(pg.port()) + "/postgres\n");
+  Outcome zr = audit(tmp, "--dsn " + q(url) + " --app " + zplain + " --output json");
+  auto role = one(zr, "zero.replication-role");
+  EXPECT_EQ(role["severity"], "error");
+  EXPECT_EQ(role["value"], "zero_plain");
+  EXPECT_EQ(role["fix"], "ALTER ROLE \"zero_plain\" REPLICATION;");
+  pg.psql("alter role zero_plain replication");
+  zr = audit(tmp, "--dsn " + q(url) + " --app " + zplain + " --output json");
+  EXPECT_TRUE(findings(zr, "zero.replication-role").empty());
+
   // A slot that lost its WAL: max_slot_wal_keep_size (reloadable) cut it at a checkpoint.
   pg.psql("select pg_create_physical_replication_slot('lagging', true)");
   pg.psql("alter system set max_slot_wal_keep_size = '1MB'");

@@ -485,6 +485,21 @@ TEST(AppRules, NodePostgres) {
   EXPECT_NE(find(fs, "app.keepalive")->evidence.find("7200"), std::string::npos);
 }
 
+TEST(AppRules, ZeroReplicationRole) {
+  auto s = good_server();
+  s.can_replicate = {{"zero", false}, {"zero_ok", true}};
+  Inputs in;
+  in.server = &s;
+  in.apps = {app_from("ZERO_UPSTREAM_DB=postgres://zero:pw@10.0.0.5/app?sslmode=verify-full\n")};
+  auto fs = evaluate(in);
+  ASSERT_TRUE(find(fs, "zero.replication-role"));
+  EXPECT_EQ(find(fs, "zero.replication-role")->fix, "ALTER ROLE \"zero\" REPLICATION;");
+  in.options.target = Target::aurora;
+  EXPECT_EQ(find(evaluate(in), "zero.replication-role")->fix, "GRANT rds_replication TO \"zero\";");
+  in.apps = {app_from("ZERO_UPSTREAM_DB=postgres://zero_ok:pw@10.0.0.5/app?sslmode=verify-full\n")};
+  EXPECT_FALSE(find(evaluate(in), "zero.replication-role"));
+}
+
 TEST(AppRules, SslmodeAsEachDriverReadsIt) {
   auto sev = [](const std::string& text) -> std::string {
     Inputs in;

@@ -81,10 +81,12 @@ struct ServerSnapshot {
   std::vector<RoleSetting> role_settings;
   std::map<std::string, int> database_limits;  // datconnlimit, only when >= 0
   std::map<std::string, int> role_limits;      // rolconnlimit of login roles, only when >= 0
-  bool can_read_all_stats = true;              // superuser or pg_read_all_stats
-  bool ssl_in_use = false;                     // the audit's own connection
-  std::string host;                            // as connected, for messages
-  std::optional<uint64_t> detected_ram;        // /proc/meminfo MemTotal read through the server
+  // Login roles that may open a replication connection (superuser, REPLICATION, rds_replication).
+  std::map<std::string, bool> can_replicate;
+  bool can_read_all_stats = true;        // superuser or pg_read_all_stats
+  bool ssl_in_use = false;               // the audit's own connection
+  std::string host;                      // as connected, for messages
+  std::optional<uint64_t> detected_ram;  // /proc/meminfo MemTotal read through the server
 
   const Setting* get(const std::string& name) const;
   std::optional<long long> integer(const std::string& name) const;
