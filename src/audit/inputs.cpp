@@ -463,6 +463,10 @@ AppConfig build_app(const EnvFile& env, const AppSpec& spec) {
     } else if (d.key == "name") {
       app.name = d.value;
     } else if (d.key == "max") {
+      if (app.driver == Driver::zero)
+        fail(env.file, d.line, d.value_column - 4,
+             "max does not apply to Zero; set ZERO_UPSTREAM_MAX_CONNS, ZERO_CVR_MAX_CONNS and "
+             "ZERO_CHANGE_MAX_CONNS");
       p.max = static_cast<int>(rd.integer(e, 1, 100000));
       mark("max");
     } else if (app.driver == Driver::node_postgres) {

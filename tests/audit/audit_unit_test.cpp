@@ -154,6 +154,9 @@ TEST(EnvFile, MalformedValuesNameFileLineColumn) {
             "keepAliveInitialDelayMillis)");
   EXPECT_EQ(env_error("# pgwarden: driver=pg keepAlive=maybe\n"),
             "app.env:1:33: keepAlive = \"maybe\" must be true or false");
+  EXPECT_EQ(env_error("# pgwarden: driver=zero max=5\n"),
+            "app.env:1:25: max does not apply to Zero; set ZERO_UPSTREAM_MAX_CONNS, "
+            "ZERO_CVR_MAX_CONNS and ZERO_CHANGE_MAX_CONNS");
   EXPECT_EQ(env_error("# pgwarden: driver=mysql\n"),
             "app.env:1:20: driver = \"mysql\" must be pg, postgres or zero");
   EXPECT_EQ(env_error("# pgwarden: idleTimeoutMillis=5\n"),
