@@ -625,6 +625,9 @@ std::vector<Finding> check_connections(const Inputs& in) {
       out.push_back(make("conn.budget", Severity::warning, "max_connections", std::to_string(max),
                          ev + " (less than 10 % headroom for psql, migrations, monitoring)",
                          fmt::format("max_connections = {}", max + d.total / 10 + 1)));
+    } else {
+      out.push_back(make("conn.budget", Severity::info, "max_connections", std::to_string(max), ev,
+                         "no change needed"));
     }
   }
   return out;

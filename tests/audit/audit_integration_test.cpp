@@ -276,8 +276,7 @@ TEST(AuditIntegration, GoodServerIsQuietAndProblemsAreReported) {
   EXPECT_EQ(r.rc, 0) << r.err << r.out;
   ASSERT_TRUE(r.j.is_object()) << r.out;
   for (auto& f : r.j["findings"]) EXPECT_EQ(f["severity"], "info") << f;
-  for (const char* rule : {"conn.budget",
-                           "conn.reserved",
+  for (const char* rule : {"conn.reserved",
                            "sess.idle-in-transaction",
                            "sess.long-running",
                            "mem.work-mem",
@@ -303,6 +302,13 @@ TEST(AuditIntegration, GoodServerIsQuietAndProblemsAreReported) {
     EXPECT_TRUE(findings(r, rule).empty()) << rule;
   EXPECT_EQ(r.j["summary"]["error"], 0);
   EXPECT_EQ(one(r, "conn.usage")["severity"], "info");
+  auto budget = one(r, "conn.budget");  // the budget summary: 10 (proxy) + 30 (api) + 24 (zero)
+  EXPECT_EQ(budget["severity"], "info");
+  EXPECT_TRUE(contains(budget["evidence"], "sum of pools = 64")) << budget;
+
+  // --sample: the peak over a short sampling window is what conn.usage reports.
+  Outcome sampled = audit(tmp, "--dsn " + q(url) + " --sample 1s --output json");
+  EXPECT_TRUE(contains(one(sampled, "conn.usage")["evidence"], "over --sample"));
 
   // statement_timeout per role, as the fix says: the info goes away.
   EXPECT_EQ(one(r, "timeout.statement")["severity"], "info");
