@@ -240,11 +240,14 @@ std::vector<Cluster> Analyzer::session_clusters() const {
       // extend to the best window start: the first non-empty bin
       int from = s;
       while (from < s + kWin && f[static_cast<size_t>(from)] == 0) ++from;
+      n = 0;
+      for (int k = 0; k < kWin && from + k <= SessionStats::kFineMax - 1; ++k)
+        n += f[static_cast<size_t>(from + k)];
       Cluster c;
       c.from_s = from;
-      c.to_s = s + kWin;
+      c.to_s = from + kWin;
       c.sessions = n;
-      c.share = share;
+      c.share = static_cast<double>(n) / static_cast<double>(sessions_.count);
       for (const auto& cut : kCuts) {
         if (from >= cut.seconds - 2 && from <= cut.seconds + 8) {
           c.suspect = cut.what;
@@ -255,7 +258,7 @@ std::vector<Cluster> Analyzer::session_clusters() const {
         c.suspect = "a fixed cut near " + std::to_string(from) +
                     " s (a timeout on a client, pooler, proxy or middlebox)";
       out.push_back(std::move(c));
-      s += kWin;
+      s = from + kWin;
       continue;
     }
     ++s;

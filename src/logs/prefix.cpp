@@ -252,15 +252,18 @@ std::optional<size_t> LinePrefix::match_generic(std::string_view line, PrefixFie
       size_t s = 0;
       while (s < head.size() && (head[s] == '[' || head[s] == '<' || head[s] == ' ')) ++s;
       size_t used = 0;
+      size_t after_ts = 0;
       if (s < head.size()) {
         if (auto ts = parse_timestamp(head.substr(s), &used)) {
           f->ts = head.substr(s, used);
           f->ts_us = *ts;
           f->has_ts = true;
+          after_ts = s + used;
         }
       }
-      // pid: the first [digits] or [digits-...]
-      for (size_t b = head.find('['); b != std::string_view::npos; b = head.find('[', b + 1)) {
+      // pid: the first [digits] or [digits-...] after the timestamp
+      for (size_t b = head.find('[', after_ts); b != std::string_view::npos;
+           b = head.find('[', b + 1)) {
         size_t e = b + 1;
         while (e < head.size() && is_digit(head[e])) ++e;
         if (e > b + 1 && e < head.size() && (head[e] == ']' || head[e] == '-')) {
