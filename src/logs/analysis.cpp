@@ -225,7 +225,7 @@ std::vector<Cluster> Analyzer::session_clusters() const {
   std::vector<Cluster> out;
   const auto& f = sessions_.fine;
   if (sessions_.count < 5) return out;
-  // A cluster: a 10 s window holding >= 5 sessions, >= 10 % of all sessions
+  // A cluster: a 10 s window holding >= 5 sessions, >= 3 % of all sessions
   // and >= 8x the average density of sessions longer than 30 s.
   constexpr int kWin = 10;
   uint64_t long_sessions = 0;
@@ -236,7 +236,7 @@ std::vector<Cluster> Analyzer::session_clusters() const {
     uint64_t n = 0;
     for (int k = 0; k < kWin; ++k) n += f[static_cast<size_t>(s + k)];
     double share = static_cast<double>(n) / static_cast<double>(sessions_.count);
-    if (n >= 5 && share >= 0.10 && static_cast<double>(n) >= 8 * std::max(avg, 0.5)) {
+    if (n >= 5 && share >= 0.03 && static_cast<double>(n) >= 8 * std::max(avg, 0.5)) {
       // extend to the best window start: the first non-empty bin
       int from = s;
       while (from < s + kWin && f[static_cast<size_t>(from)] == 0) ++from;

@@ -1,5 +1,5 @@
 #include <algorithm>
-#include <array>
+#include <cstring>
 
 #include "pgwarden/logs/prefix.hpp"
 #include "pgwarden/logs/record.hpp"
@@ -7,16 +7,51 @@
 namespace pgw::logs {
 
 namespace {
-constexpr std::array<std::string_view, 20> kLevels{
-    "LOG",       "FATAL",  "ERROR",    "WARNING",   "DETAIL", "HINT",   "CONTEXT",
-    "STATEMENT", "QUERY",  "LOCATION", "BACKTRACE", "PANIC",  "NOTICE", "INFO",
-    "DEBUG",     "DEBUG1", "DEBUG2",   "DEBUG3",    "DEBUG4", "DEBUG5"};
-
+// The severities PostgreSQL writes before ":  " (and the continuation kinds).
 bool is_level(std::string_view w) {
-  return std::find(kLevels.begin(), kLevels.end(), w) != kLevels.end();
+  switch (w.size()) {
+    case 3:
+      return w == "LOG";
+    case 4:
+      return w == "HINT" || w == "INFO";
+    case 5:
+      return w == "FATAL" || w == "ERROR" || w == "PANIC" || w == "QUERY" || w == "DEBUG";
+    case 6:
+      return w == "DETAIL" || w == "NOTICE" ||
+             (w.starts_with("DEBUG") && w[5] >= '1' && w[5] <= '5');
+    case 7:
+      return w == "WARNING" || w == "CONTEXT";
+    case 8:
+      return w == "LOCATION";
+    case 9:
+      return w == "STATEMENT" || w == "BACKTRACE";
+    default:
+      return false;
+  }
 }
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
+}
+
+// Short literal compare/find without a libc call per line.
+inline bool eq_at(std::string_view line, size_t pos, const std::string& lit) {
+  if (line.size() - std::min(pos, line.size()) < lit.size()) return false;
+  const char* a = line.data() + pos;
+  for (size_t i = 0; i < lit.size(); ++i) {
+    if (a[i] != lit[i]) return false;
+  }
+  return true;
+}
+inline size_t find_lit(std::string_view line, size_t pos, const std::string& lit) {
+  if (lit.empty()) return pos;
+  while (pos < line.size()) {
+    const void* hit = std::memchr(line.data() + pos, lit[0], line.size() - pos);
+    if (!hit) return std::string_view::npos;
+    size_t at = static_cast<size_t>(static_cast<const char*>(hit) - line.data());
+    if (eq_at(line, at, lit)) return at;
+    pos = at + 1;
+  }
+  return std::string_view::npos;
 }
 bool is_upper_or_digit(char c) {
   return (c >= 'A' && c <= 'Z') || is_digit(c);
@@ -136,7 +171,7 @@ bool LinePrefix::match_from(std::string_view line, size_t tok, size_t pos, Prefi
   for (; tok < tokens_.size(); ++tok) {
     const Token& t = tokens_[tok];
     if (t.esc == 0) {
-      if (line.compare(pos, t.literal.size(), t.literal) != 0) return false;
+      if (!eq_at(line, pos, t.literal)) return false;
       pos += t.literal.size();
       continue;
     }
@@ -149,7 +184,9 @@ bool LinePrefix::match_from(std::string_view line, size_t tok, size_t pos, Prefi
         *end = e;
         return true;
       }
-      if (!parse_body(line.substr(pos))) return false;
+      auto b = parse_body(line.substr(pos));
+      if (!b) return false;
+      f->body = *b;
       *end = pos;
       return true;
     }
@@ -158,7 +195,7 @@ bool LinePrefix::match_from(std::string_view line, size_t tok, size_t pos, Prefi
     auto free_form = [&]() -> std::string_view {
       size_t e;
       if (next && next->esc == 0) {
-        e = line.find(next->literal, pos);
+        e = find_lit(line, pos, next->literal);
         if (e == std::string_view::npos) e = line.size();
       } else {
         e = pos;
@@ -233,7 +270,9 @@ bool LinePrefix::match_from(std::string_view line, size_t tok, size_t pos, Prefi
         break;
     }
   }
-  if (!parse_body(line.substr(pos))) return false;
+  auto b = parse_body(line.substr(pos));
+  if (!b) return false;
+  f->body = *b;
   *end = pos;
   return true;
 }
@@ -246,8 +285,11 @@ std::optional<size_t> LinePrefix::match_generic(std::string_view line, PrefixFie
     if (c == std::string_view::npos || c >= limit) return std::nullopt;
     size_t w = c;
     while (w > 0 && is_upper_or_digit(line[w - 1])) --w;
+    std::optional<LineBody> b;
     if (w < c && c + 1 < line.size() && line[c + 1] == ' ' && is_level(line.substr(w, c - w)) &&
-        (w == 0 || !((line[w - 1] >= 'a' && line[w - 1] <= 'z') || line[w - 1] == '_'))) {
+        (w == 0 || !((line[w - 1] >= 'a' && line[w - 1] <= 'z') || line[w - 1] == '_')) &&
+        (b = parse_body(line.substr(w)))) {
+      f->body = *b;
       std::string_view head = line.substr(0, w);
       size_t s = 0;
       while (s < head.size() && (head[s] == '[' || head[s] == '<' || head[s] == ' ')) ++s;
@@ -262,12 +304,12 @@ std::optional<size_t> LinePrefix::match_generic(std::string_view line, PrefixFie
         }
       }
       // pid: the first [digits] or [digits-...] after the timestamp
-      for (size_t b = head.find('[', after_ts); b != std::string_view::npos;
-           b = head.find('[', b + 1)) {
-        size_t e = b + 1;
+      for (size_t br = head.find('[', after_ts); br != std::string_view::npos;
+           br = head.find('[', br + 1)) {
+        size_t e = br + 1;
         while (e < head.size() && is_digit(head[e])) ++e;
-        if (e > b + 1 && e < head.size() && (head[e] == ']' || head[e] == '-')) {
-          f->pid = to_int(head.substr(b + 1, e - b - 1));
+        if (e > br + 1 && e < head.size() && (head[e] == ']' || head[e] == '-')) {
+          f->pid = to_int(head.substr(br + 1, e - br - 1));
           break;
         }
       }
@@ -303,6 +345,8 @@ const std::vector<std::string>& known_prefixes() {
       "%t:%r:%u@%d:[%p]:",                                // RDS / Aurora
       "%m:%r:%u@%d:[%p]:",                                // RDS-like with ms
       "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",  // pgBadger recommendation
+      "%t [%p]: user=%u,db=%d,app=%a,client=%h ",
+      "%m [%p]: user=%u,db=%d,app=%a,client=%h ",
       "%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
       "%t [%p]: [%l-1] db=%d,user=%u,app=%a,client=%h ",
       "%t [%p]: [%l-1] ",

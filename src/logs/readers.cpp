@@ -8,8 +8,26 @@ namespace pgw::logs {
 namespace {
 constexpr size_t kMaxExamples = 3;
 
-bool has_nul(std::string_view s) {
-  return std::memchr(s.data(), 0, s.size()) != nullptr;
+// One pass over a line: does it hold a NUL byte, and is it pure ASCII?
+void scan_line(std::string_view s, bool* nul, bool* ascii) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size(), i = 0;
+  uint64_t high = 0, zero = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    high |= w;
+    zero |= (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+  }
+  bool z = zero != 0;
+  uint64_t h = high & 0x8080808080808080ULL;
+  for (; i < n; ++i) {
+    if (p[i] == 0) z = true;
+    h |= p[i] & 0x80;
+  }
+  *ascii = h == 0;
+  // The word test can fire without a NUL (a borrow next to a 0x80 byte): confirm.
+  *nul = z && std::memchr(s.data(), 0, s.size()) != nullptr;
 }
 
 bool all_ascii(std::string_view s) {
@@ -135,9 +153,9 @@ class StderrReader : public Reader {
     PrefixFields f;
     auto off = prefix_.match(l, &f);
     if (off) {
-      auto body = parse_body(l.substr(*off));
-      if (!body) return;  // cannot happen: match() validated it
+      const LineBody* body = &f.body;
       if (is_continuation_level(body->level)) {
+        if (skipping_) return;
         if (has_pending_ && (f.pid == 0 || rec_.pid == 0 || f.pid == rec_.pid)) {
           in_detail_ = body->level == "DETAIL";
           if (in_detail_) {
@@ -150,6 +168,16 @@ class StderrReader : public Reader {
         return;
       }
       flush();
+      if (opts_.prefilter && body->level != "ERROR" && body->level != "WARNING" &&
+          !opts_.prefilter->may_match(Source::Postgres, body->level, body->message)) {
+        // Nothing can classify this entry (statements, durations, checkpoints...):
+        // skip it and its continuation lines without building a Record.
+        skipping_ = true;
+        in_detail_ = false;
+        if (opts_.skipped) ++*opts_.skipped;
+        return;
+      }
+      skipping_ = false;
       rec_.clear();
       rec_.format = Format::Stderr;
       rec_.file_index = opts_.file_index;
@@ -176,7 +204,7 @@ class StderrReader : public Reader {
     // DETAIL spanning lines), unless it looks like another prefix/format.
     size_t used = 0;
     bool starts_with_ts = !l.empty() && l[0] >= '0' && l[0] <= '9' && parse_timestamp(l, &used);
-    if (has_pending_ && !starts_with_ts) {
+    if ((has_pending_ || skipping_) && !starts_with_ts) {
       if (in_detail_) append_capped(rec_.detail, trim(l), opts_.max_detail);
       return;
     }
@@ -195,6 +223,7 @@ class StderrReader : public Reader {
   Record rec_;
   bool has_pending_ = false;
   bool in_detail_ = false;
+  bool skipping_ = false;  // the current entry was prefiltered away
 };
 
 // ------------------------------------------------------------------ csvlog
@@ -675,11 +704,13 @@ LineSplitter::LineSplitter(LineFn fn, BadInput* bad, std::string file_name, size
 void LineSplitter::emit(std::string_view l) {
   ++line_no_;
   if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-  if (has_nul(l)) {
+  bool nul = false, ascii = true;
+  scan_line(l, &nul, &ascii);
+  if (nul) {
     bad_->add("binary", l, file_ + ":" + std::to_string(line_no_));
     return;
   }
-  if (!all_ascii(l) && !valid_utf8(l)) {
+  if (!ascii && !valid_utf8(l)) {
     // Kept (a Latin-1 application_name is still a useful line); escaped on output.
     bad_->add("invalid_utf8", l, file_ + ":" + std::to_string(line_no_));
   }

@@ -90,7 +90,7 @@ bool digits(std::string_view s, size_t pos, size_t n, int* out) {
   return true;
 }
 struct Zone {
-  const char* name;
+  std::string_view name;
   int minutes;
 };
 constexpr std::array<Zone, 22> kZones{
@@ -108,6 +108,10 @@ std::optional<int64_t> parse_timestamp(std::string_view s, size_t* used) {
       !digits(s, 17, 2, &se))
     return std::nullopt;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
+  // Consecutive log lines share the date: remember the last day computed.
+  thread_local int last_ymd = -1;
+  thread_local int64_t last_days = 0;
+  int ymd = (y * 100 + mo) * 100 + d;
   size_t p = 19;
   int64_t frac_us = 0;
   if (p < s.size() && (s[p] == '.' || s[p] == ',')) {
@@ -149,8 +153,13 @@ std::optional<int64_t> parse_timestamp(std::string_view s, size_t* used) {
         while (e < s.size() && e - p <= 6 && s[e] >= 'A' && s[e] <= 'Z') ++e;
         if (e > p + 1 && (e == s.size() || !(s[e] >= 'a' && s[e] <= 'z'))) {
           std::string_view z = s.substr(p + 1, e - p - 1);
-          for (const auto& zone : kZones) {
-            if (z == zone.name) offset_min = zone.minutes;
+          if (z != "UTC") {
+            for (const auto& zone : kZones) {
+              if (z == zone.name) {
+                offset_min = zone.minutes;
+                break;
+              }
+            }
           }
           p = e;
         }
@@ -158,7 +167,11 @@ std::optional<int64_t> parse_timestamp(std::string_view s, size_t* used) {
     }
   }
   if (used) *used = p;
-  int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  if (ymd != last_ymd) {
+    last_days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+    last_ymd = ymd;
+  }
+  int64_t days = last_days;
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
   return secs * 1000000 + frac_us;
 }

@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <cstring>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -32,6 +34,28 @@ Source source_of(std::string_view kind) {
 }
 
 namespace {
+// Bits for the severities PostgreSQL writes; 0 for anything else.
+uint32_t level_bit(std::string_view l) {
+  static constexpr std::string_view kNames[] = {
+      "LOG",    "FATAL",  "ERROR",  "WARNING", "PANIC",  "NOTICE", "INFO",    "DEBUG",    "DEBUG1",
+      "DEBUG2", "DEBUG3", "DEBUG4", "DEBUG5",  "DETAIL", "HINT",   "CONTEXT", "STATEMENT"};
+  for (size_t i = 0; i < std::size(kNames); ++i) {
+    if (kNames[i] == l) return 1u << i;
+  }
+  return 0;
+}
+
+bool level_ok(const Rule& rule, std::string_view level, uint32_t bit) {
+  if (rule.levels.empty()) return true;
+  if (rule.level_mask) return (rule.level_mask & bit) != 0;
+  return std::find(rule.levels.begin(), rule.levels.end(), level) != rule.levels.end();
+}
+
+bool starts_with(std::string_view text, const std::string& p) {
+  return text.size() >= p.size() && text[0] == p[0] &&
+         std::memcmp(text.data(), p.data(), p.size()) == 0;
+}
+
 std::string where(const toml::node& n, const std::string& origin) {
   std::ostringstream o;
   o << origin << ":" << n.source().begin.line;
@@ -122,6 +146,14 @@ void RulePack::load_toml(std::string_view text, const std::string& origin) {
                      r.prefixes.end());
     r.contains = string_list(t->get("contains"), "contains", origin);
     r.levels = string_list(t->get("levels"), "levels", origin);
+    for (const auto& l : r.levels) {
+      uint32_t bit = level_bit(l);
+      if (bit == 0) {  // a name without a bit: compare strings instead
+        r.level_mask = 0;
+        break;
+      }
+      r.level_mask |= bit;
+    }
     r.regex_text = str("regex");
     if (!r.regex_text.empty()) {
       RE2::Options opts;
@@ -195,13 +227,11 @@ bool RulePack::matches(const Rule& rule, const Record& r, Captures* caps) const 
   const std::string& text = rule.field == Field::Message  ? r.message
                             : rule.field == Field::Detail ? r.detail
                                                           : (r.line.empty() ? r.message : r.line);
-  if (!rule.levels.empty() &&
-      std::find(rule.levels.begin(), rule.levels.end(), r.level) == rule.levels.end())
-    return false;
+  if (!level_ok(rule, r.level, level_bit(r.level))) return false;
   if (!rule.prefixes.empty()) {
     bool any = false;
     for (const auto& p : rule.prefixes) {
-      if (text.compare(0, p.size(), p) == 0) {
+      if (starts_with(text, p)) {
         any = true;
         break;
       }
@@ -223,6 +253,21 @@ bool RulePack::matches(const Rule& rule, const Record& r, Captures* caps) const 
     }
   }
   return true;
+}
+
+bool RulePack::may_match(Source src, std::string_view level, std::string_view message) const {
+  const auto& idx = index_[static_cast<size_t>(src)];
+  unsigned char first = message.empty() ? 0 : static_cast<unsigned char>(message[0]);
+  uint32_t bit = level_bit(level);
+  for (int i : idx.by_first[first]) {
+    const Rule& rule = rules_[static_cast<size_t>(i)];
+    if (!level_ok(rule, level, bit)) continue;
+    if (rule.field != Field::Message || rule.prefixes.empty()) return true;
+    for (const auto& p : rule.prefixes) {
+      if (starts_with(message, p)) return true;
+    }
+  }
+  return false;
 }
 
 int RulePack::classify(const Record& r, Source src, Captures* caps) const {

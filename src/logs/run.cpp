@@ -1,11 +1,14 @@
+#include <fcntl.h>
 #include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -75,21 +78,52 @@ bool analyse_input(const std::string& path, const Options& opts, Analyzer& an, P
   bool is_stdin = path == "-";
   if (!is_stdin && ::stat(path.c_str(), &st) == 0 && fallback == 0)
     fallback = static_cast<int64_t>(st.st_mtime) * 1000000;
-  gzFile gz = is_stdin ? gzdopen(::dup(0), "rb") : gzopen(path.c_str(), "rb");
+  // Plain files are read with read(2); gzip files (magic 1f 8b) and stdin through zlib.
+  int fd = is_stdin ? ::dup(0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   std::string name = is_stdin ? "(stdin)" : path;
-  if (!gz) {
+  gzFile gz = nullptr;
+  bool opened = fd >= 0;
+  unsigned char magic[2] = {0, 0};
+  if (opened &&
+      (is_stdin || (::pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b))) {
+    gz = gzdopen(fd, "rb");  // owns fd from now on
+    if (!gz) {
+      ::close(fd);
+      opened = false;
+    }
+    fd = -1;
+  }
+  if (!opened) {
     *error = "cannot open " + path;
     uint32_t fi = an.begin_file(name, opts.format, fallback);
     an.set_error(fi, *error);
     return false;
   }
-  gzbuffer(gz, 256 * 1024);
+  if (gz) gzbuffer(gz, 256 * 1024);
+  auto read_some = [&](char* p, size_t cap) -> long {
+    if (gz) return gzread(gz, p, static_cast<unsigned>(cap));
+    ssize_t r;
+    do {
+      r = ::read(fd, p, cap);
+    } while (r < 0 && errno == EINTR);
+    return static_cast<long>(r);
+  };
+  auto read_error = [&]() -> std::string {
+    if (gz) {
+      int code = 0;
+      return gzerror(gz, &code);
+    }
+    return std::strerror(errno);
+  };
+  auto close_input = [&]() {
+    if (gz) gzclose(gz);
+    if (fd >= 0) ::close(fd);
+  };
   std::string buf(kChunk, '\0');
-  int n = gzread(gz, buf.data(), static_cast<unsigned>(buf.size()));
+  long n = read_some(buf.data(), buf.size());
   if (n < 0) {
-    int code = 0;
-    *error = std::string("cannot read ") + path + ": " + gzerror(gz, &code);
-    gzclose(gz);
+    *error = std::string("cannot read ") + path + ": " + read_error();
+    close_input();
     uint32_t fi = an.begin_file(name, opts.format, fallback);
     an.set_error(fi, *error);
     return false;
@@ -112,6 +146,9 @@ bool analyse_input(const std::string& path, const Options& opts, Analyzer& an, P
   ro.file_index = fi;
   ro.file_name = base_name(name);
   ro.prefix = opts.prefix;
+  uint64_t skipped = 0;
+  ro.prefilter = &an.rules();
+  ro.skipped = &skipped;
   auto reader = make_reader(
       fmt, ro, [&](Record& r) { an.add(r); }, &an.bad());
   LineSplitter split([&](std::string_view l, uint64_t no) { reader->line(l, no); }, &an.bad(),
@@ -122,18 +159,18 @@ bool analyse_input(const std::string& path, const Options& opts, Analyzer& an, P
     bytes += static_cast<uint64_t>(n);
     split.feed(std::string_view(buf.data(), static_cast<size_t>(n)));
     prog.add(static_cast<uint64_t>(n));
-    n = gzread(gz, buf.data(), static_cast<unsigned>(buf.size()));
+    n = read_some(buf.data(), buf.size());
   }
   if (n < 0) {
-    int code = 0;
-    *error = std::string("read error in ") + path + ": " + gzerror(gz, &code);
+    *error = std::string("read error in ") + path + ": " + read_error();
     an.set_error(fi, *error);
     ok = false;
   }
   split.finish();
   reader->finish();
-  gzclose(gz);
+  close_input();
   an.add_bytes(fi, bytes, split.lines());
+  an.add_skipped(fi, skipped);
   if (fmt == Format::Stderr) an.set_prefix(fi, reader->prefix_used());
   return ok;
 }
@@ -205,6 +242,7 @@ int follow(const Options& opts, const std::vector<std::string>& inputs, const Ru
     ro.file_index = t.fi;
     ro.file_name = base_name(p);
     ro.prefix = opts.prefix;
+    ro.prefilter = &rules;
     t.reader = make_reader(
         fmt, ro, [&an](Record& r) { an.add(r); }, &an.bad());
     Reader* rd = t.reader.get();

@@ -20,11 +20,6 @@ using namespace pgw::test;
 using namespace std::chrono_literals;
 
 namespace {
-std::string source_dir() {
-  const char* s = std::getenv("PGWARDEN_SOURCE_DIR");
-  return s ? s : ".";
-}
-
 // Runs a capture script with node (CommonJS, resolved through NODE_PATH);
 // stdout and stderr both go to `out`.
 int run_node(const std::string& script, const std::string& env, const std::filesystem::path& out) {

@@ -14,7 +14,12 @@ namespace pgw::test {
 
 inline std::string pgwarden_bin() {
   const char* b = std::getenv("PGWARDEN_BIN");
-  return b ? b : "pgwarden";
+  return b ? b : PGWARDEN_LOGS_BIN;
+}
+
+inline std::string source_dir() {
+  const char* s = std::getenv("PGWARDEN_SOURCE_DIR");
+  return s ? s : PGWARDEN_LOGS_SOURCE_DIR;
 }
 
 struct Result {

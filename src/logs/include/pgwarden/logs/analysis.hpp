@@ -104,6 +104,11 @@ class Analyzer {
     files_[file].lines = lines;
   }
   void set_error(uint32_t file, std::string e) { files_[file].error = std::move(e); }
+  // Entries a reader skipped because no rule could match them.
+  void add_skipped(uint32_t file, uint64_t n) {
+    files_[file].records += n;
+    records_ += n;
+  }
   void add(Record& r);
   // Folds another analyzer (another file, analysed on another thread) into this one.
   void merge(Analyzer&& o);

@@ -9,19 +9,20 @@
 
 namespace pgw::logs {
 
+// The part of a stderr line after the prefix.
+struct LineBody {
+  std::string_view level;     // LOG, FATAL, DETAIL, ...
+  std::string_view message;   // text after "LEVEL:  " (a verbose "NNNNN: " SQLSTATE removed)
+  std::string_view sqlstate;  // from log_error_verbosity=verbose, else empty
+};
+
 // Fields a prefix can carry; views into the parsed line.
 struct PrefixFields {
   std::string_view ts, user, database, app, host, port, sqlstate, session;
   int64_t pid = 0;
   int64_t ts_us = 0;  // parsed %t/%m/%n
   bool has_ts = false;
-};
-
-// The part of a stderr line after the prefix.
-struct LineBody {
-  std::string_view level;     // LOG, FATAL, DETAIL, ...
-  std::string_view message;   // text after "LEVEL:  " (a verbose "NNNNN: " SQLSTATE removed)
-  std::string_view sqlstate;  // from log_error_verbosity=verbose, else empty
+  LineBody body;  // what follows the prefix, once match() succeeded
 };
 
 // Recognises "LEVEL:  rest"; returns nullopt when s does not start so.

@@ -13,6 +13,7 @@
 
 #include "pgwarden/logs/prefix.hpp"
 #include "pgwarden/logs/record.hpp"
+#include "pgwarden/logs/rules.hpp"
 
 namespace pgw::logs {
 
@@ -49,6 +50,10 @@ struct ReaderOptions {
   // stderr: the prefix to use (nullopt: detect from the first lines).
   std::optional<std::string> prefix;
   size_t max_detail = 1024;  // bytes of DETAIL kept per entry
+  // stderr: entries no rule can match are skipped before a Record is built
+  // (counted in *skipped); ERROR and WARNING entries are always delivered.
+  const RulePack* prefilter = nullptr;
+  uint64_t* skipped = nullptr;
 };
 
 // Guesses the format from the first lines of an input.

@@ -41,7 +41,8 @@ struct Rule {
   std::vector<std::string> levels;    // optional: only these levels
   std::string regex_text;             // optional RE2 (partial match) with named captures
   std::shared_ptr<re2::RE2> regex;
-  bool failure = false;  // counts towards incidents / first-failure verdicts
+  uint32_t level_mask = 0;  // levels as bits (0: any level, or names without a bit)
+  bool failure = false;     // counts towards incidents / first-failure verdicts
   SessionMark session = SessionMark::None;
 };
 
@@ -61,6 +62,9 @@ class RulePack {
 
   // First matching rule for the record, or -1. Captures receive named groups.
   int classify(const Record& r, Source src, Captures* caps) const;
+  // Cheap pre-test on a message before a Record is built: false when no rule
+  // can match (most statement/duration lines), so the reader can skip the entry.
+  bool may_match(Source src, std::string_view level, std::string_view message) const;
   const std::vector<Rule>& rules() const { return rules_; }
   const Rule& rule(int i) const { return rules_[static_cast<size_t>(i)]; }
   int find(std::string_view cls) const;
