@@ -5,7 +5,8 @@
 #   SIZE_MB  size of the generated log (default 200); ignored when LOGFILE exists
 #   LOGFILE  log to use, or where to generate it (default /tmp/pgwarden-bench/postgresql.log)
 # Env: PGWARDEN (binary, default build/src/cli/pgwarden), PREFIX (log_line_prefix),
-#      PGBADGER_MB (feed pgBadger only the first N MB and scale; default: the whole file).
+#      PGBADGER_MB (feed pgBadger only the first N MB and scale; default: the whole file),
+#      GENERATE_ONLY=1 (write the log and stop).
 # Single-threaded runs (-j 1 for pgBadger and pgwarden). Not a ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,24 +63,28 @@ if [ ! -s "$LOG" ]; then
     close($out);' "$LOG"
 fi
 
+[ -n "${GENERATE_ONLY:-}" ] && exit 0
 bytes=$(stat -c %s "$LOG")
 mb=$(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1048576}')
 cat "$LOG" > /dev/null  # warm the page cache for every tool alike
-now() { date +%s.%N; }
 rate() { awk -v mb="$1" -v s="$2" 'BEGIN{ if (s <= 0) s = 0.000001; printf "%.1f", mb/s }'; }
+# measure NAME CMD...: wall and CPU (user+sys) seconds and max RSS, via GNU time
+measure() {
+  local name=$1; shift
+  /usr/bin/time -f "%e %U %S %M" -o "$work/$name.time" "$@" > "$work/$name.out" 2>/dev/null || true
+  read -r wall user sys rss < <(tail -n 1 "$work/$name.time")
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')
+  eval "${name}_wall=$wall ${name}_cpu=$cpu ${name}_rss=$rss"
+}
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "log: $LOG, ${mb} MB, $(wc -l < "$LOG") lines, prefix '$PREFIX'"
 
-t0=$(now); n=$(grep -c 'disconnection' "$LOG" || true); t1=$(now)
-grep_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
-echo "grep -c disconnection: ${grep_s}s ($(rate "$mb" "$grep_s") MB/s), $n matches"
+measure grep grep -c disconnection "$LOG"
+echo "grep -c disconnection: wall ${grep_wall}s, cpu ${grep_cpu}s ($(rate "$mb" "$grep_cpu") MB/s cpu), $(cat "$work/grep.out") matches"
 
-t0=$(now)
-"$PGWARDEN" logs --prefix "$PREFIX" -j 1 --progress never --output json -o "$work/pgwarden.json" "$LOG" || true
-t1=$(now)
-pgw_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
-echo "pgwarden logs: ${pgw_s}s ($(rate "$mb" "$pgw_s") MB/s), max RSS $( { /usr/bin/time -f %M "$PGWARDEN" logs --prefix "$PREFIX" -j 1 --progress never --output json -o /dev/null "$LOG" >/dev/null; } 2>&1 | tail -1) KB"
+measure pgw "$PGWARDEN" logs --prefix "$PREFIX" -j 1 --progress never --output json -o "$work/pgwarden.json" "$LOG"
+echo "pgwarden logs -j 1: wall ${pgw_wall}s, cpu ${pgw_cpu}s ($(rate "$mb" "$pgw_cpu") MB/s cpu), max RSS ${pgw_rss} KB"
 
 badger_in=$LOG; badger_mb=$mb
 if [ -n "${PGBADGER_MB:-}" ]; then
@@ -87,14 +92,10 @@ if [ -n "${PGBADGER_MB:-}" ]; then
   badger_in=$work/head.log
   badger_mb=$(awk -v b="$(stat -c %s "$badger_in")" 'BEGIN{printf "%.1f", b/1048576}')
 fi
-t0=$(now)
-pgbadger -f stderr --prefix "$PREFIX" -j 1 -q -o "$work/pgbadger.txt" "$badger_in" || true
-t1=$(now)
-pgb_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
-pgb_rate=$(rate "$badger_mb" "$pgb_s")
-echo "pgbadger (-j 1, ${badger_mb} MB): ${pgb_s}s (${pgb_rate} MB/s)"
+measure pgb pgbadger -f stderr --prefix "$PREFIX" -j 1 -q -o "$work/pgbadger.txt" "$badger_in"
+echo "pgbadger -j 1 (${badger_mb} MB): wall ${pgb_wall}s, cpu ${pgb_cpu}s ($(rate "$badger_mb" "$pgb_cpu") MB/s cpu), max RSS ${pgb_rss} KB"
 
-pgw_rate=$(rate "$mb" "$pgw_s"); grep_rate=$(rate "$mb" "$grep_s")
+pgw_rate=$(rate "$mb" "$pgw_cpu"); grep_rate=$(rate "$mb" "$grep_cpu"); pgb_rate=$(rate "$badger_mb" "$pgb_cpu")
 awk -v w="$pgw_rate" -v b="$pgb_rate" -v g="$grep_rate" 'BEGIN{
-  printf "pgwarden / pgbadger throughput: %.0fx\n", w/b;
-  printf "grep -c / pgwarden throughput: %.2fx\n", g/w }'
+  printf "pgwarden / pgbadger throughput (cpu): %.0fx\n", w/b;
+  printf "grep -c / pgwarden throughput (cpu): %.2fx\n", g/w }'

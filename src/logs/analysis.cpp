@@ -7,7 +7,8 @@
 namespace pgw::logs {
 
 namespace {
-const std::map<std::string, std::map<int, uint64_t>> kEmpty;
+const DimMap kEmpty;
+constexpr const char* kDims[] = {"application", "user", "database", "host"};
 
 struct KnownCut {
   int seconds;
@@ -39,12 +40,14 @@ uint32_t Analyzer::begin_file(const std::string& name, Format f, int64_t fallbac
   return static_cast<uint32_t>(files_.size() - 1);
 }
 
-const std::map<std::string, std::map<int, uint64_t>>& Analyzer::by(const std::string& dim) const {
-  auto it = dims_.find(dim);
-  return it == dims_.end() ? kEmpty : it->second;
+const DimMap& Analyzer::by(const std::string& dim) const {
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    if (dim == kDims[i]) return dims_[i];
+  }
+  return kEmpty;
 }
 
-void Analyzer::count_dim(const std::string& dim, const std::string& key, int rule) {
+void Analyzer::count_dim(size_t dim, std::string_view key, int rule) {
   if (key.empty()) return;
   auto& m = dims_[dim];
   auto it = m.find(key);
@@ -53,7 +56,7 @@ void Analyzer::count_dim(const std::string& dim, const std::string& key, int rul
       ++m["(other)"][rule];
       return;
     }
-    it = m.emplace(key, std::map<int, uint64_t>{}).first;
+    it = m.emplace(std::string(key), std::map<int, uint64_t>{}).first;
   }
   ++it->second[rule];
 }
@@ -115,6 +118,8 @@ void Analyzer::add(Record& r) {
     }
   }
   // PID join: lines of a backend inherit what its connection lines said.
+  // (ev's fields may point into the joined entry: it is erased at the end.)
+  auto ended = by_pid_.end();
   if (src == Source::Postgres && ev.pid > 0) {
     if (rule.session == SessionMark::Start) {
       if (by_pid_.size() > 1'000'000) by_pid_.clear();  // bounded memory
@@ -139,11 +144,11 @@ void Analyzer::add(Record& r) {
         if (ev.application_name.empty()) ev.application_name = s.app;
         if (ev.host.empty()) ev.host = s.host;
         if (ev.port.empty()) ev.port = s.port;
-        if (rule.session == SessionMark::End) by_pid_.erase(it);
+        if (rule.session == SessionMark::End) ended = it;
       }
     }
   }
-  if (ev.host == "[local]") ev.port.clear();
+  if (ev.host == "[local]") ev.port = {};
 
   ++events_;
   ++fi.events;
@@ -156,10 +161,10 @@ void Analyzer::add(Record& r) {
   ++cs.per_bucket[bucket];
   if (rule.session != SessionMark::Start) {
     // receipt lines carry no identity yet; count the rest by who they concern
-    count_dim("application", ev.application_name, idx);
-    count_dim("user", ev.user, idx);
-    count_dim("database", ev.database, idx);
-    count_dim("host", ev.host, idx);
+    count_dim(0, ev.application_name, idx);
+    count_dim(1, ev.user, idx);
+    count_dim(2, ev.database, idx);
+    count_dim(3, ev.host, idx);
   }
   if (ev.age_ms >= 0) {
     ++sessions_.count;
@@ -180,6 +185,7 @@ void Analyzer::add(Record& r) {
     }
   }
   if (on_event) on_event(ev);
+  if (ended != by_pid_.end()) by_pid_.erase(ended);
 }
 
 void Analyzer::merge(Analyzer&& o) {
@@ -194,9 +200,10 @@ void Analyzer::merge(Analyzer&& o) {
     a.last_ts = std::max(a.last_ts, b.last_ts);
     for (const auto& [k, v] : b.per_bucket) a.per_bucket[k] += v;
   }
-  for (const auto& [dim, m] : o.dims_) {
-    for (const auto& [key, counts] : m) {
-      for (const auto& [rule, n] : counts) dims_[dim][key][rule] += n;
+  for (size_t d = 0; d < dims_.size(); ++d) {
+    for (const auto& [key, counts] : o.dims_[d]) {
+      auto& mine = dims_[d][key];
+      for (const auto& [rule, n] : counts) mine[rule] += n;
     }
   }
   sessions_.count += o.sessions_.count;

@@ -151,7 +151,10 @@ void append_event_json(std::string& out, const Event& e) {
   field("application_name", e.application_name);
   field("user", e.user);
   field("database", e.database);
-  if (!e.host.empty()) field("peer", e.port.empty() ? e.host : e.host + ":" + e.port);
+  if (!e.host.empty()) {
+    field("peer",
+          e.port.empty() ? std::string(e.host) : std::string(e.host) + ":" + std::string(e.port));
+  }
   if (e.pid > 0) {
     out += ",\"backend_pid\":";
     out += std::to_string(e.pid);

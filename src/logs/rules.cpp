@@ -36,13 +36,32 @@ Source source_of(std::string_view kind) {
 namespace {
 // Bits for the severities PostgreSQL writes; 0 for anything else.
 uint32_t level_bit(std::string_view l) {
-  static constexpr std::string_view kNames[] = {
-      "LOG",    "FATAL",  "ERROR",  "WARNING", "PANIC",  "NOTICE", "INFO",    "DEBUG",    "DEBUG1",
-      "DEBUG2", "DEBUG3", "DEBUG4", "DEBUG5",  "DETAIL", "HINT",   "CONTEXT", "STATEMENT"};
-  for (size_t i = 0; i < std::size(kNames); ++i) {
-    if (kNames[i] == l) return 1u << i;
+  // bit order: LOG FATAL ERROR WARNING PANIC NOTICE INFO DEBUG DEBUG1-5 DETAIL HINT CONTEXT
+  // STATEMENT
+  switch (l.size()) {
+    case 3:
+      return l == "LOG" ? 1u << 0 : 0;
+    case 4:
+      return l == "INFO" ? 1u << 6 : l == "HINT" ? 1u << 14 : 0;
+    case 5:
+      return l == "FATAL"   ? 1u << 1
+             : l == "ERROR" ? 1u << 2
+             : l == "PANIC" ? 1u << 4
+             : l == "DEBUG" ? 1u << 7
+                            : 0;
+    case 6:
+      if (l == "NOTICE") return 1u << 5;
+      if (l == "DETAIL") return 1u << 13;
+      if (l.starts_with("DEBUG") && l[5] >= '1' && l[5] <= '5')
+        return 1u << (8 + static_cast<unsigned>(l[5] - '1'));
+      return 0;
+    case 7:
+      return l == "WARNING" ? 1u << 3 : l == "CONTEXT" ? 1u << 15 : 0;
+    case 9:
+      return l == "STATEMENT" ? 1u << 16 : 0;
+    default:
+      return 0;
   }
-  return 0;
 }
 
 bool level_ok(const Rule& rule, std::string_view level, uint32_t bit) {
@@ -223,11 +242,11 @@ int RulePack::find(std::string_view cls) const {
   return -1;
 }
 
-bool RulePack::matches(const Rule& rule, const Record& r, Captures* caps) const {
+bool RulePack::matches(const Rule& rule, const Record& r, uint32_t level, Captures* caps) const {
   const std::string& text = rule.field == Field::Message  ? r.message
                             : rule.field == Field::Detail ? r.detail
                                                           : (r.line.empty() ? r.message : r.line);
-  if (!level_ok(rule, r.level, level_bit(r.level))) return false;
+  if (!level_ok(rule, r.level, level)) return false;
   if (!rule.prefixes.empty()) {
     bool any = false;
     for (const auto& p : rule.prefixes) {
@@ -273,9 +292,10 @@ bool RulePack::may_match(Source src, std::string_view level, std::string_view me
 int RulePack::classify(const Record& r, Source src, Captures* caps) const {
   const auto& idx = index_[static_cast<size_t>(src)];
   unsigned char first = r.message.empty() ? 0 : static_cast<unsigned char>(r.message[0]);
+  uint32_t level = level_bit(r.level);
   for (int i : idx.by_first[first]) {
     if (caps) caps->clear();
-    if (matches(rules_[static_cast<size_t>(i)], r, caps)) return i;
+    if (matches(rules_[static_cast<size_t>(i)], r, level, caps)) return i;
   }
   if (caps) caps->clear();
   return -1;

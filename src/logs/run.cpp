@@ -20,7 +20,7 @@
 namespace pgw::logs {
 
 namespace {
-constexpr size_t kChunk = 1 << 20;
+constexpr size_t kChunk = 128 << 10;
 
 struct Progress {
   bool enabled = false;

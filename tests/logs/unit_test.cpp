@@ -767,7 +767,7 @@ TEST(Analysis, PidJoinGivesRdsLinesTheirApplication) {
   an.begin_file("pg.log", Format::Stderr, 0);
   std::vector<Event> events;
   std::vector<std::string> apps;
-  an.on_event = [&](const Event& e) { apps.push_back(e.application_name); };
+  an.on_event = [&](const Event& e) { apps.emplace_back(e.application_name); };
   Record a = pg(100, 42, "LOG", "connection received: host=10.0.0.5 port=5555");
   an.add(a);
   Record b = pg(100, 42, "LOG",

@@ -18,6 +18,9 @@
 
 namespace pgw::logs {
 
+// Per key (an application, user, ...): events per rule index.
+using DimMap = std::map<std::string, std::map<int, uint64_t>, std::less<>>;
+
 // One classified connection event (the shared event model's fields).
 struct Event {
   int64_t ts_us = 0;
@@ -26,7 +29,8 @@ struct Event {
   const Rule* r = nullptr;
   const Record* rec = nullptr;
   std::string_view file;
-  std::string user, database, application_name, host, port, errno_text;
+  // Views into the record, the rule's captures or the PID join; valid during on_event.
+  std::string_view user, database, application_name, host, port, errno_text;
   int64_t pid = 0;
   int64_t age_ms = -1;
 };
@@ -119,7 +123,8 @@ class Analyzer {
   const RulePack& rules() const { return rules_; }
   const std::vector<FileInfo>& files() const { return files_; }
   const std::vector<ClassStats>& classes() const { return classes_; }
-  const std::map<std::string, std::map<int, uint64_t>>& by(const std::string& dim) const;
+  // dim: application | user | database | host
+  const DimMap& by(const std::string& dim) const;
   const SessionStats& sessions() const { return sessions_; }
   const std::map<std::string, uint64_t>& unclassified() const { return unclassified_; }
   BadInput& bad() { return bad_; }
@@ -136,14 +141,14 @@ class Analyzer {
   struct SessionInfo {
     std::string user, database, app, host, port;
   };
-  void count_dim(const std::string& dim, const std::string& key, int rule);
+  void count_dim(size_t dim, std::string_view key, int rule);
 
   const RulePack& rules_;
   AnalyzerOptions opts_;
   std::vector<FileInfo> files_;
   std::vector<int64_t> last_ts_;  // per file, for lines without timestamps
   std::vector<ClassStats> classes_;
-  std::map<std::string, std::map<std::string, std::map<int, uint64_t>>> dims_;
+  std::array<DimMap, 4> dims_;  // application, user, database, host
   SessionStats sessions_;
   std::map<int64_t, std::map<std::pair<std::string, int>, Cell>> failure_seconds_;
   std::map<std::string, uint64_t> unclassified_;     // by level

@@ -70,7 +70,7 @@ class RulePack {
   int find(std::string_view cls) const;
 
  private:
-  bool matches(const Rule& rule, const Record& r, Captures* caps) const;
+  bool matches(const Rule& rule, const Record& r, uint32_t level, Captures* caps) const;
   std::vector<Rule> rules_;
   std::vector<std::string> disabled_;
   // Per source: rule indexes in order, and for prefix rules on the message the
