@@ -279,7 +279,7 @@ std::vector<Incident> Analyzer::incidents() const {
   std::map<std::pair<std::string, int>, Cell> acc;
   int64_t last_sec = INT64_MIN;
   auto close = [&]() {
-    if (cur.failures >= opts_.incident_min) {
+    if (cur.failures >= std::max<uint64_t>(1, opts_.incident_min) && !acc.empty()) {
       for (const auto& [key, c] : acc) {
         Incident::Step st;
         st.component = key.first;

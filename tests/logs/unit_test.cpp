@@ -892,3 +892,17 @@ TEST(Analysis, MergeAddsUp) {
   EXPECT_EQ(a.failures(), 3u);
   EXPECT_EQ(a.classes()[static_cast<size_t>(builtin().find("pg.too_many_clients"))].count, 3u);
 }
+
+TEST(Analysis, IncidentMinZeroIsSafe) {
+  AnalyzerOptions o;
+  o.incident_min = 0;
+  Analyzer an(builtin(), o);
+  EXPECT_TRUE(an.incidents().empty());
+  an.begin_file("pg.log", Format::Stderr, 0);
+  Record r = pg(10, 1, "FATAL", "sorry, too many clients already");
+  an.add(r);
+  auto inc = an.incidents();
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_EQ(inc[0].failures, 1u);
+  EXPECT_EQ(an.session_clusters().size(), 0u);
+}
