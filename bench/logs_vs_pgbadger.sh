@@ -83,6 +83,10 @@ echo "log: $LOG, ${mb} MB, $(wc -l < "$LOG") lines, prefix '$PREFIX'"
 measure grep grep -c disconnection "$LOG"
 echo "grep -c disconnection: wall ${grep_wall}s, cpu ${grep_cpu}s ($(rate "$mb" "$grep_cpu") MB/s cpu), $(cat "$work/grep.out") matches"
 
+GREP_RE='connection (received|authorized)|disconnection|FATAL|PANIC|could not (receive|send|accept|fork)|terminating|too many|slot|was terminated by signal|EOF'
+measure grepre grep -c -E "$GREP_RE" "$LOG"
+echo "grep -c -E '<13 connection patterns>': wall ${grepre_wall}s, cpu ${grepre_cpu}s ($(rate "$mb" "$grepre_cpu") MB/s cpu), $(cat "$work/grepre.out") matches"
+
 measure pgw "$PGWARDEN" logs --prefix "$PREFIX" -j 1 --progress never --output json -o "$work/pgwarden.json" "$LOG"
 echo "pgwarden logs -j 1: wall ${pgw_wall}s, cpu ${pgw_cpu}s ($(rate "$mb" "$pgw_cpu") MB/s cpu), max RSS ${pgw_rss} KB"
 
@@ -96,6 +100,8 @@ measure pgb pgbadger -f stderr --prefix "$PREFIX" -j 1 -q -o "$work/pgbadger.txt
 echo "pgbadger -j 1 (${badger_mb} MB): wall ${pgb_wall}s, cpu ${pgb_cpu}s ($(rate "$badger_mb" "$pgb_cpu") MB/s cpu), max RSS ${pgb_rss} KB"
 
 pgw_rate=$(rate "$mb" "$pgw_cpu"); grep_rate=$(rate "$mb" "$grep_cpu"); pgb_rate=$(rate "$badger_mb" "$pgb_cpu")
-awk -v w="$pgw_rate" -v b="$pgb_rate" -v g="$grep_rate" 'BEGIN{
+grepre_rate=$(rate "$mb" "$grepre_cpu")
+awk -v w="$pgw_rate" -v b="$pgb_rate" -v g="$grep_rate" -v r="$grepre_rate" 'BEGIN{
   printf "pgwarden / pgbadger throughput (cpu): %.0fx\n", w/b;
-  printf "grep -c / pgwarden throughput (cpu): %.2fx\n", g/w }'
+  printf "grep -c literal / pgwarden throughput (cpu): %.2fx\n", g/w;
+  printf "grep -c -E patterns / pgwarden throughput (cpu): %.2fx\n", r/w }'

@@ -232,40 +232,45 @@ std::vector<Cluster> Analyzer::session_clusters() const {
   std::vector<Cluster> out;
   const auto& f = sessions_.fine;
   if (sessions_.count < 5) return out;
-  // A cluster: a 10 s window holding >= 5 sessions, >= 3 % of all sessions
-  // and >= 8x the average density of sessions longer than 30 s.
+  // A cluster: a 10 s window (starting at its first non-empty second) holding
+  // >= 5 sessions and >= 3 % of all sessions, with >= 4x the density of the
+  // 30 s just before it and >= 8x the average density beyond 30 s: a spike of
+  // sessions cut at a fixed length, not the tail of a smooth distribution.
   constexpr int kWin = 10;
-  uint64_t long_sessions = 0;
-  for (int s = 30; s < SessionStats::kFineMax; ++s) long_sessions += f[static_cast<size_t>(s)];
-  double avg = static_cast<double>(long_sessions) / (SessionStats::kFineMax - 30) * kWin;
-  int s = 30;
-  while (s + kWin <= SessionStats::kFineMax) {
+  constexpr int kMax = SessionStats::kFineMax;  // f[kMax] counts longer sessions
+  auto window = [&](int from, int len) {
     uint64_t n = 0;
-    for (int k = 0; k < kWin; ++k) n += f[static_cast<size_t>(s + k)];
+    for (int k = std::max(0, from); k < from + len && k < kMax; ++k) n += f[static_cast<size_t>(k)];
+    return n;
+  };
+  double avg = static_cast<double>(window(30, kMax - 30)) / (kMax - 30) * kWin;
+  int s = 30;
+  while (s + kWin <= kMax) {
+    if (f[static_cast<size_t>(s)] == 0) {
+      ++s;
+      continue;
+    }
+    uint64_t n = window(s, kWin);
     double share = static_cast<double>(n) / static_cast<double>(sessions_.count);
-    if (n >= 5 && share >= 0.03 && static_cast<double>(n) >= 8 * std::max(avg, 0.5)) {
-      // extend to the best window start: the first non-empty bin
-      int from = s;
-      while (from < s + kWin && f[static_cast<size_t>(from)] == 0) ++from;
-      n = 0;
-      for (int k = 0; k < kWin && from + k <= SessionStats::kFineMax - 1; ++k)
-        n += f[static_cast<size_t>(from + k)];
+    double before = static_cast<double>(window(s - 30, 30)) / 3.0;
+    if (n >= 5 && share >= 0.03 && static_cast<double>(n) >= 4 * std::max(before, 0.5) &&
+        static_cast<double>(n) >= 8 * std::max(avg, 0.5)) {
       Cluster c;
-      c.from_s = from;
-      c.to_s = from + kWin;
+      c.from_s = s;
+      c.to_s = s + kWin;
       c.sessions = n;
-      c.share = static_cast<double>(n) / static_cast<double>(sessions_.count);
+      c.share = share;
       for (const auto& cut : kCuts) {
-        if (from >= cut.seconds - 2 && from <= cut.seconds + 8) {
+        if (s >= cut.seconds - 2 && s <= cut.seconds + 8) {
           c.suspect = cut.what;
           break;
         }
       }
       if (c.suspect.empty())
-        c.suspect = "a fixed cut near " + std::to_string(from) +
+        c.suspect = "a fixed cut near " + std::to_string(s) +
                     " s (a timeout on a client, pooler, proxy or middlebox)";
       out.push_back(std::move(c));
-      s = from + kWin;
+      s += kWin;
       continue;
     }
     ++s;

@@ -20,6 +20,13 @@ std::vector<int> classes_by_count(const Analyzer& a) {
   return idx;
 }
 
+// Highest count in one bucket, as events per minute.
+double peak_per_minute(const Analyzer& a, const ClassStats& cs) {
+  uint64_t peak = 0;
+  for (const auto& [b, n] : cs.per_bucket) peak = std::max(peak, n);
+  return static_cast<double>(peak) * 60.0 / static_cast<double>(a.options().bucket_s);
+}
+
 uint64_t failure_total(const Analyzer& a, const std::map<int, uint64_t>& m) {
   uint64_t n = 0;
   for (const auto& [rule, c] : m) {
@@ -193,11 +200,15 @@ void write_summary(std::ostream& os, const Analyzer& a, const RunInfo& info) {
   }
   os << "\nConnection events by class (" << a.events() << " events, " << a.failures()
      << " failures)\n";
+  std::snprintf(buf, sizeof buf, "  %-9s %9s %9s  %-40s %s\n", "severity", "count", "peak/min",
+                "class", "meaning");
+  os << buf;
   for (int i : classes_by_count(a)) {
     const Rule& r = a.rules().rule(i);
-    std::snprintf(buf, sizeof buf, "  %-9s %9llu  %-40s %s\n", r.severity.c_str(),
-                  static_cast<unsigned long long>(a.classes()[static_cast<size_t>(i)].count),
-                  r.cls.c_str(), r.meaning.c_str());
+    const ClassStats& cs = a.classes()[static_cast<size_t>(i)];
+    std::snprintf(buf, sizeof buf, "  %-9s %9llu %9.1f  %-40s %s\n", r.severity.c_str(),
+                  static_cast<unsigned long long>(cs.count), peak_per_minute(a, cs), r.cls.c_str(),
+                  r.meaning.c_str());
     os << buf;
   }
   for (const char* dim : {"application", "user", "database", "host"}) {
@@ -302,6 +313,7 @@ static nlohmann::json report_json(const Analyzer& a, const RunInfo& info) {
                        {"sqlstate", r.sqlstate},
                        {"meaning", r.meaning},
                        {"count", cs.count},
+                       {"peak_per_minute", peak_per_minute(a, cs)},
                        {"first_ts", format_ts(cs.first_ts)},
                        {"last_ts", format_ts(cs.last_ts)},
                        {"series", std::move(series)}});
