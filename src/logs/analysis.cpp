@@ -181,6 +181,7 @@ void Analyzer::add(Record& r) {
     ++c.count;
     if (ev.ts_us < c.first_ts) {
       c.first_ts = ev.ts_us;
+      c.first_seq = records_;
       c.example = escape_sample(r.message, 200);
     }
   }
@@ -217,6 +218,7 @@ void Analyzer::merge(Analyzer&& o) {
       m.count += c.count;
       if (c.first_ts < m.first_ts) {
         m.first_ts = c.first_ts;
+        m.first_seq = c.first_seq;
         m.example = c.example;
       }
     }
@@ -290,13 +292,15 @@ std::vector<Incident> Analyzer::incidents() const {
         st.component = key.first;
         st.cls = rules_.rule(key.second).cls;
         st.first_ts = c.first_ts;
+        st.first_seq = c.first_seq;
         st.count = c.count;
         st.example = c.example;
         cur.steps.push_back(std::move(st));
       }
       std::sort(
-          cur.steps.begin(), cur.steps.end(),
-          [](const Incident::Step& a, const Incident::Step& b) { return a.first_ts < b.first_ts; });
+          cur.steps.begin(), cur.steps.end(), [](const Incident::Step& a, const Incident::Step& b) {
+            return a.first_ts != b.first_ts ? a.first_ts < b.first_ts : a.first_seq < b.first_seq;
+          });
       const auto& first = cur.steps.front();
       std::string v = first.component + " failed first: " + first.cls;
       size_t shown = 0;
@@ -320,8 +324,9 @@ std::vector<Incident> Analyzer::incidents() const {
     for (const auto& [key, c] : cells) {
       Cell& a = acc[key];
       a.count += c.count;
-      if (c.first_ts < a.first_ts) {
+      if (c.first_ts < a.first_ts || (c.first_ts == a.first_ts && c.first_seq < a.first_seq)) {
         a.first_ts = c.first_ts;
+        a.first_seq = c.first_seq;
         a.example = c.example;
       }
       if (cur.failures == 0 || c.first_ts < cur.start_us) cur.start_us = c.first_ts;

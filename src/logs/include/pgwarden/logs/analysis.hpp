@@ -53,6 +53,7 @@ struct ClassStats {
 
 struct Cell {  // one (component, class) within one second of failures
   int64_t first_ts = INT64_MAX;
+  uint64_t first_seq = 0;  // record number of the first one: orders equal timestamps
   uint64_t count = 0;
   std::string example;
 };
@@ -81,6 +82,7 @@ struct Incident {
   struct Step {
     std::string component, cls;
     int64_t first_ts = 0;
+    uint64_t first_seq = 0;
     uint64_t count = 0;
     std::string example;
   };
