@@ -121,7 +121,7 @@ TEST(LogsCli, FollowWritesEventsAsLinesArrive) {
     std::string lp = log.string();
     std::freopen(out.c_str(), "w", stdout);
     std::freopen("/dev/null", "w", stderr);
-    ::execl(bin.c_str(), bin.c_str(), "logs", "--follow", "--from-start", "--max-idle", "1.5",
+    ::execl(bin.c_str(), bin.c_str(), "logs", "--follow", "--from-start", "--max-idle", "3",
             lp.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
@@ -136,7 +136,7 @@ TEST(LogsCli, FollowWritesEventsAsLinesArrive) {
          "signal 9: Killed\n2026-08-20 10:06:01.000 UTC [201] DETAIL:  Failed process was "
          "running: select 1\n");
   // --max-idle ends the tail; bound the wait anyway.
-  bool exited = wait_process_gone(child, 15);
+  bool exited = wait_process_gone(child, 20);
   if (!exited) ::kill(child, SIGKILL);
   int status = 0;
   ::waitpid(child, &status, 0);
