@@ -167,13 +167,13 @@ void Analyzer::add(Record& r) {
     count_dim(3, ev.host, idx);
   }
   if (ev.age_ms >= 0) {
-    ++sessions_.count;
-    sessions_.total_ms += static_cast<double>(ev.age_ms);
-    int64_t s = ev.age_ms / 1000;
-    ++sessions_.fine[static_cast<size_t>(std::min<int64_t>(s, SessionStats::kFineMax))];
-    size_t b = 0;
-    while (b < SessionStats::kEdgesMs.size() && ev.age_ms >= SessionStats::kEdgesMs[b]) ++b;
-    ++sessions_.coarse[b];
+    sessions_.add(ev.age_ms);
+    if (!ev.application_name.empty()) {
+      auto it = app_sessions_.find(ev.application_name);
+      if (it == app_sessions_.end() && app_sessions_.size() < kMaxAppSessions)
+        it = app_sessions_.emplace(std::string(ev.application_name), SessionStats{}).first;
+      if (it != app_sessions_.end()) it->second.add(ev.age_ms);
+    }
   }
   if (rule.failure) {
     ++failures_;
@@ -207,10 +207,13 @@ void Analyzer::merge(Analyzer&& o) {
       for (const auto& [rule, n] : counts) mine[rule] += n;
     }
   }
-  sessions_.count += o.sessions_.count;
-  sessions_.total_ms += o.sessions_.total_ms;
-  for (size_t i = 0; i < sessions_.fine.size(); ++i) sessions_.fine[i] += o.sessions_.fine[i];
-  for (size_t i = 0; i < sessions_.coarse.size(); ++i) sessions_.coarse[i] += o.sessions_.coarse[i];
+  sessions_.merge(o.sessions_);
+  for (const auto& [app, st] : o.app_sessions_) {
+    auto it = app_sessions_.find(app);
+    if (it == app_sessions_.end() && app_sessions_.size() < kMaxAppSessions)
+      it = app_sessions_.emplace(app, SessionStats{}).first;
+    if (it != app_sessions_.end()) it->second.merge(st);
+  }
   for (const auto& [sec, cells] : o.failure_seconds_) {
     auto& mine = failure_seconds_[sec];
     for (const auto& [key, c] : cells) {
@@ -230,10 +233,27 @@ void Analyzer::merge(Analyzer&& o) {
   failures_ += o.failures_;
 }
 
-std::vector<Cluster> Analyzer::session_clusters() const {
+void SessionStats::add(int64_t age_ms) {
+  ++count;
+  total_ms += static_cast<double>(age_ms);
+  int64_t s = age_ms / 1000;
+  ++fine[static_cast<size_t>(std::min<int64_t>(s, kFineMax))];
+  size_t b = 0;
+  while (b < kEdgesMs.size() && age_ms >= kEdgesMs[b]) ++b;
+  ++coarse[b];
+}
+
+void SessionStats::merge(const SessionStats& o) {
+  count += o.count;
+  total_ms += o.total_ms;
+  for (size_t i = 0; i < fine.size(); ++i) fine[i] += o.fine[i];
+  for (size_t i = 0; i < coarse.size(); ++i) coarse[i] += o.coarse[i];
+}
+
+std::vector<Cluster> Analyzer::find_clusters(const SessionStats& stats) {
   std::vector<Cluster> out;
-  const auto& f = sessions_.fine;
-  if (sessions_.count < 5) return out;
+  const auto& f = stats.fine;
+  if (stats.count < 5) return out;
   // A cluster: a 10 s window (starting at its first non-empty second) holding
   // >= 5 sessions and >= 3 % of all sessions, with >= 4x the density of the
   // 30 s just before it and >= 8x the average density beyond 30 s: a spike of
@@ -253,7 +273,7 @@ std::vector<Cluster> Analyzer::session_clusters() const {
       continue;
     }
     uint64_t n = window(s, kWin);
-    double share = static_cast<double>(n) / static_cast<double>(sessions_.count);
+    double share = static_cast<double>(n) / static_cast<double>(stats.count);
     double before = static_cast<double>(window(s - 30, 30)) / 3.0;
     if (n >= 5 && share >= 0.03 && static_cast<double>(n) >= 4 * std::max(before, 0.5) &&
         static_cast<double>(n) >= 8 * std::max(avg, 0.5)) {

@@ -244,6 +244,16 @@ void write_summary(std::ostream& os, const Analyzer& a, const RunInfo& info) {
           static_cast<long long>(c.from_s), static_cast<long long>(c.to_s), c.suspect.c_str());
       os << buf;
     }
+    for (const auto& [app, st] : a.app_sessions()) {
+      for (const auto& c : Analyzer::find_clusters(st)) {
+        std::snprintf(buf, sizeof buf,
+                      "  CLUSTER in %s: %llu of its %llu sessions lasted %lld-%lld s: suspect %s\n",
+                      app.c_str(), static_cast<unsigned long long>(c.sessions),
+                      static_cast<unsigned long long>(st.count), static_cast<long long>(c.from_s),
+                      static_cast<long long>(c.to_s), c.suspect.c_str());
+        os << buf;
+      }
+    }
   }
   auto incidents = a.incidents();
   os << "\nIncidents: " << incidents.size() << "\n";
@@ -335,18 +345,28 @@ static nlohmann::json report_json(const Analyzer& a, const RunInfo& info) {
     if (i < SessionStats::kEdgesMs.size()) b["lt_ms"] = SessionStats::kEdgesMs[i];
     hist.push_back(std::move(b));
   }
-  json clusters = json::array();
-  for (const auto& c : a.session_clusters()) {
-    clusters.push_back({{"from_s", c.from_s},
-                        {"to_s", c.to_s},
-                        {"sessions", c.sessions},
-                        {"share", c.share},
-                        {"suspect", c.suspect}});
+  auto clusters_json = [](const std::vector<Cluster>& cs) {
+    json out = json::array();
+    for (const auto& c : cs) {
+      out.push_back({{"from_s", c.from_s},
+                     {"to_s", c.to_s},
+                     {"sessions", c.sessions},
+                     {"share", c.share},
+                     {"suspect", c.suspect}});
+    }
+    return out;
+  };
+  json by_app = json::object();
+  for (const auto& [app, st] : a.app_sessions()) {
+    by_app[app] = {{"count", st.count},
+                   {"avg_ms", st.count ? st.total_ms / static_cast<double>(st.count) : 0.0},
+                   {"clusters", clusters_json(Analyzer::find_clusters(st))}};
   }
   j["sessions"] = {{"count", s.count},
                    {"avg_ms", s.count ? s.total_ms / static_cast<double>(s.count) : 0.0},
                    {"histogram", std::move(hist)},
-                   {"clusters", std::move(clusters)}};
+                   {"clusters", clusters_json(a.session_clusters())},
+                   {"by_application", std::move(by_app)}};
   json incidents = json::array();
   for (const auto& in : a.incidents()) {
     json steps = json::array();
@@ -473,6 +493,13 @@ void write_html(std::ostream& os, const Analyzer& a, const RunInfo& info) {
     for (const auto& c : a.session_clusters()) {
       os << "<p class='warning'>Cluster: " << c.sessions << " sessions lasted " << c.from_s << "-"
          << c.to_s << " s: suspect " << html_escape(c.suspect) << "</p>";
+    }
+    for (const auto& [app, st] : a.app_sessions()) {
+      for (const auto& c : Analyzer::find_clusters(st)) {
+        os << "<p class='warning'>Cluster in " << html_escape(app) << ": " << c.sessions
+           << " of its " << st.count << " sessions lasted " << c.from_s << "-" << c.to_s
+           << " s: suspect " << html_escape(c.suspect) << "</p>";
+      }
     }
   }
   for (const char* dim : {"application", "user", "database", "host"}) {

@@ -906,3 +906,37 @@ TEST(Analysis, IncidentMinZeroIsSafe) {
   EXPECT_EQ(inc[0].failures, 1u);
   EXPECT_EQ(an.session_clusters().size(), 0u);
 }
+
+TEST(Analysis, ClustersPerApplication) {
+  Analyzer an(builtin(), {});
+  an.begin_file("pg.log", Format::Stderr, 0);
+  int64_t pid = 1;
+  auto session = [&](const std::string& app, const std::string& time) {
+    Record a =
+        pg(100, pid, "LOG", "connection authorized: user=u database=d application_name=" + app);
+    an.add(a);
+    Record d = pg(500, pid, "LOG",
+                  "disconnection: session time: " + time + " user=u database=d host=h port=1");
+    an.add(d);
+    ++pid;
+  };
+  for (int i = 0; i < 8; ++i) session("zero-replicator", "0:05:5" + std::to_string(i % 3) + ".000");
+  for (int i = 0; i < 300; ++i) session("api", "0:00:0" + std::to_string(i % 9) + ".500");
+  for (int i = 0; i < 100; ++i) {  // long API sessions spread evenly from 30 s to 1020 s
+    int secs = 30 + i * 10;
+    char t[32];
+    std::snprintf(t, sizeof t, "0:%02d:%02d.000", secs / 60, secs % 60);
+    session("api", t);
+  }
+  ASSERT_EQ(an.app_sessions().size(), 2u);
+  EXPECT_EQ(an.app_sessions().at("zero-replicator").count, 8u);
+  auto z = Analyzer::find_clusters(an.app_sessions().at("zero-replicator"));
+  ASSERT_EQ(z.size(), 1u);
+  EXPECT_EQ(z[0].from_s, 350);
+  EXPECT_TRUE(Analyzer::find_clusters(an.app_sessions().at("api")).empty());
+  std::ostringstream os;
+  write_summary(os, an, {});
+  EXPECT_NE(os.str().find("CLUSTER in zero-replicator: 8 of its 8 sessions lasted 350-360 s"),
+            std::string::npos)
+      << os.str();
+}

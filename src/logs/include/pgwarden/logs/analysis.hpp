@@ -67,6 +67,9 @@ struct SessionStats {
   static constexpr std::array<int64_t, 8> kEdgesMs{500,    1000,    30000,   60000,
                                                    600000, 1800000, 3600000, 28800000};
   std::array<uint64_t, 9> coarse{};
+
+  void add(int64_t age_ms);
+  void merge(const SessionStats& o);
 };
 
 struct Cluster {
@@ -136,7 +139,13 @@ class Analyzer {
   uint64_t failures() const { return failures_; }
   const AnalyzerOptions& options() const { return opts_; }
 
-  std::vector<Cluster> session_clusters() const;
+  std::vector<Cluster> session_clusters() const { return find_clusters(sessions_); }
+  // Sessions per application_name (the first kMaxAppSessions names seen).
+  static constexpr size_t kMaxAppSessions = 100;
+  const std::map<std::string, SessionStats, std::less<>>& app_sessions() const {
+    return app_sessions_;
+  }
+  static std::vector<Cluster> find_clusters(const SessionStats& s);
   std::vector<Incident> incidents() const;
 
  private:
@@ -152,6 +161,7 @@ class Analyzer {
   std::vector<ClassStats> classes_;
   std::array<DimMap, 4> dims_;  // application, user, database, host
   SessionStats sessions_;
+  std::map<std::string, SessionStats, std::less<>> app_sessions_;
   std::map<int64_t, std::map<std::pair<std::string, int>, Cell>> failure_seconds_;
   std::map<std::string, uint64_t> unclassified_;     // by level
   std::unordered_map<int64_t, SessionInfo> by_pid_;  // per current file
