@@ -154,7 +154,11 @@ void append_event_json(std::string& out, const Event& e) {
       !e.rec->sqlstate.empty() ? std::string_view(e.rec->sqlstate) : std::string_view(r.sqlstate);
   if (sqlstate != "00000") field("sqlstate", sqlstate);
   field("source", r.component);
-  field("side", r.source == Source::App ? "server" : "client");
+  // side: which end of a connection the event is about, from the event name
+  if (r.event.starts_with("client."))
+    field("side", "client");
+  else if (r.event.starts_with("server.") || r.event.starts_with("pool."))
+    field("side", "server");
   field("application_name", e.application_name);
   field("user", e.user);
   field("database", e.database);
@@ -163,7 +167,9 @@ void append_event_json(std::string& out, const Event& e) {
           e.port.empty() ? std::string(e.host) : std::string(e.host) + ":" + std::string(e.port));
   }
   if (e.pid > 0) {
-    out += ",\"backend_pid\":";
+    // PostgreSQL logs name backend PIDs; application logs their own process.
+    bool backend = r.source == Source::Postgres || r.source == Source::Pgwarden;
+    out += backend ? ",\"backend_pid\":" : ",\"pid\":";
     out += std::to_string(e.pid);
   }
   if (e.age_ms >= 0) {

@@ -246,6 +246,9 @@ TEST(LogsCli, PgbouncerPgwardenAndZeroInputs) {
   EXPECT_EQ(lines[0]["application_name"], "change-streamer");
   EXPECT_EQ(lines[0]["ts"], "2026-08-20T10:05:00.000001Z");
   EXPECT_EQ(lines[0]["ts_estimated"], true);
+  EXPECT_EQ(lines[0]["pid"], 95);  // the app's own process, not a backend
+  EXPECT_FALSE(lines[0].contains("backend_pid"));
+  EXPECT_EQ(lines[0]["side"], "server");
   EXPECT_EQ(lines[1]["class"], "app.zero.socket_inactivity_reset");
 }
 
