@@ -1,0 +1,23 @@
+#pragma once
+// Renderings of an analysis: terminal summary, JSON report (stable schema,
+// docs/logs.md), self-contained HTML with inline SVG, and one JSON event per line.
+#include <ostream>
+#include <string>
+
+#include "pgwarden/logs/analysis.hpp"
+
+namespace pgw::logs {
+
+struct RunInfo {
+  double seconds = 0;  // wall time of the analysis
+};
+
+void write_summary(std::ostream& os, const Analyzer& a, const RunInfo& info);
+void write_json(std::ostream& os, const Analyzer& a, const RunInfo& info);
+void write_html(std::ostream& os, const Analyzer& a, const RunInfo& info);
+// Appends one event as a JSON object plus '\n' (shared event model field names).
+void append_event_json(std::string& out, const Event& e);
+// JSON string escaping; invalid UTF-8 bytes become U+FFFD.
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace pgw::logs
