@@ -225,6 +225,7 @@ asio::awaitable<ServerPtr> Pool::acquire() {
         }
       }
       record_wait(start);
+      SPDLOG_TRACE("pool {}: server {} lent", settings_.key(), got->id);
       co_return got;
     }
     if (open) {
@@ -248,6 +249,7 @@ void Pool::record_wait(SteadyClock::time_point start) {
 
 void Pool::hand_over_locked(ServerPtr s, std::vector<ServerPtr>& to_close) {
   (void)to_close;
+  SPDLOG_TRACE("pool {}: server {} returned, {} waiting", settings_.key(), s->id, waiters_.size());
   s->last_used = SteadyClock::now();
   while (!waiters_.empty()) {
     auto w = waiters_.front();

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "pgwarden/net/socket_opts.hpp"
 #include "pgwarden/observe/ids.hpp"
@@ -136,6 +137,10 @@ asio::awaitable<void> Session::run() {
 asio::awaitable<void> Session::stop_server_reader() {
   auto ctl = reader_;
   if (!ctl || !ctl->running) co_return;
+  // Detach first: a reader busy writing to the client then stops at its next
+  // loop check instead of starting another read; a reader blocked in a read is
+  // woken by the cancel.
+  ctl->attached = false;
   boost::system::error_code ec;
   if (server_) server_->sock.cancel(ec);
   co_await ctl->exit.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -163,8 +168,10 @@ asio::awaitable<void> Session::finish() {
       if ((mode_ == PoolMode::session || ps.reset_query_always) && !ps.reset_query.empty())
         cleanup.push_back(ps.reset_query);
       if (cleanup.empty()) {
+        SPDLOG_TRACE("client {} finish: release", id_);
         pool_->release(s);
       } else {
+        SPDLOG_TRACE("client {} finish: reset", id_);
         pool_->reset_then_release(s, std::move(cleanup), "reset_failed");
       }
     }

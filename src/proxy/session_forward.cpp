@@ -155,6 +155,7 @@ asio::awaitable<bool> Session::attach_server(std::string& to_server) {
   pool::ServerPtr s = co_await acquire_server();
   if (!s) co_return false;
   if (ended_) {
+    SPDLOG_TRACE("client {} attach after end", id_);
     pool_->release(s);
     co_return false;
   }
@@ -554,6 +555,7 @@ asio::awaitable<void> Session::server_reader(pool::ServerPtr s,
 }
 
 void Session::release_server() {
+  SPDLOG_TRACE("client {} release_server", id_);
   if (reader_) reader_->attached = false;
   pool::ServerPtr s = std::move(server_);
   server_.reset();

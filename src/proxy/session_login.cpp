@@ -197,6 +197,7 @@ asio::awaitable<bool> Session::greet() {
   if (!pool_->has_welcome_params()) {
     pool::ServerPtr s = co_await acquire_server();
     if (!s) co_return false;
+    SPDLOG_TRACE("client {} greet release", id_);
     pool_->release(std::move(s));
   }
   std::string out;
