@@ -12,8 +12,9 @@ PgResult pq_exec(PGconn* c, const std::string& sql) {
   auto st = PQresultStatus(res);
   r.ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
   if (const char* s = PQresultErrorField(res, PG_DIAG_SQLSTATE)) r.sqlstate = s;
-  if (!r.ok) r.message = res ? PQresultErrorMessage(res) : PQerrorMessage(c);
-  if (r.message.empty() && !r.ok) r.message = PQerrorMessage(c);
+  // libpq keeps a FATAL that preceded a closed connection in the connection's
+  // message, not in the last result's: report both.
+  if (!r.ok) r.message = std::string(res ? PQresultErrorMessage(res) : "") + PQerrorMessage(c);
   if (st == PGRES_TUPLES_OK) {
     r.rows = PQntuples(res);
     if (r.rows > 0 && PQnfields(res) > 0) r.value = PQgetvalue(res, 0, 0);
