@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format
   libboost1.81-dev libssl-dev libpq-dev libtomlplusplus-dev libcli11-dev
-  libfmt-dev libspdlog-dev nlohmann-json3-dev libsimdjson-dev libre2-dev
+  libfmt-dev libspdlog-dev nlohmann-json3-dev libre2-dev
   zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-contrib pgbouncer redis-server prometheus pgbadger
   procps iproute2

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Side-by-side: pgbench -S against direct PostgreSQL, PgBouncer and pgwarden in
+# one run, same pool mode (transaction) and size (20). Prints TPS, average
+# latency and each proxy's CPU seconds per 100k transactions (from /proc),
+# with ratios. Usage: bench/proxy_vs_pgbouncer.sh [PGWARDEN_BIN] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$(realpath "${1:-build/src/cli/pgwarden}")
+secs=${2:-10}
+pgbin=/usr/lib/postgresql/15/bin
+work=$(mktemp -d /tmp/pgwarden-bench-XXXXXX)
+pids=()
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/data/postmaster.pid" ] && as_pg "$pgbin/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+[ "$(id -u)" = 0 ] && chown postgres "$work"
+free_port() { local p; for p in $(seq "$1" $(($1 + 200))); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return; }; done; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+echo "pw" > "$work/pw"; [ "$(id -u)" = 0 ] && chown postgres "$work/pw"
+as_pg "$pgbin/initdb" -D "$work/data" -U postgres --pwfile="$work/pw" -A scram-sha-256 --no-sync >/dev/null
+pg_port=$(free_port 55500)
+cat >> "$work/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $pg_port
+unix_socket_directories = '$work'
+max_connections = 200
+fsync = off
+synchronous_commit = off
+CONF
+as_pg "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start >/dev/null
+export PGPASSWORD=pw
+pgbench -i -q -s 10 -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
+
+bouncer_port=$(free_port 56500)
+cat > "$work/pgbouncer.ini" <<CONF
+[databases]
+postgres = host=127.0.0.1 port=$pg_port dbname=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $work/userlist.txt
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 1000
+logfile = $work/pgbouncer.log
+pidfile = $work/pgbouncer.pid
+CONF
+echo '"postgres" "pw"' > "$work/userlist.txt"
+[ "$(id -u)" = 0 ] && chown postgres "$work/pgbouncer.ini" "$work/userlist.txt"
+as_pg pgbouncer -d "$work/pgbouncer.ini"
+sleep 0.5
+bouncer_pid=$(cat "$work/pgbouncer.pid"); pids+=("$bouncer_pid")
+
+warden_port=$(free_port 57500)
+"$bin" proxy --listen "127.0.0.1:$warden_port" --backend "postgres://postgres:pw@127.0.0.1:$pg_port/postgres" \
+  --mode transaction --pool-size 20 --log-level warn &
+warden_pid=$!; pids+=("$warden_pid")
+sleep 0.5
+
+hz=$(getconf CLK_TCK)
+printf '| case | target | TPS | avg latency ms | proxy CPU s / 100k tx | TPS vs PgBouncer | CPU vs PgBouncer |\n'
+printf '|---|---|---:|---:|---:|---:|---:|\n'
+run_case() {
+  local name=$1; shift
+  local -A tps lat cpu
+  for target in direct pgbouncer pgwarden; do
+    local port pid=""
+    case $target in
+      direct) port=$pg_port ;;
+      pgbouncer) port=$bouncer_port; pid=$bouncer_pid ;;
+      pgwarden) port=$warden_port; pid=$warden_pid ;;
+    esac
+    local before=0; [ -n "$pid" ] && before=$(cpu_ticks "$pid")
+    local out; out=$(pgbench -n -S -T "$secs" "$@" -h 127.0.0.1 -p "$port" -U postgres postgres 2>&1)
+    local after=0; [ -n "$pid" ] && after=$(cpu_ticks "$pid")
+    local tx; tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+    tps[$target]=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")
+    lat[$target]=$(sed -n 's/^latency average = \([0-9.]*\).*/\1/p' <<<"$out")
+    if [ -n "$pid" ] && [ "${tx:-0}" -gt 0 ]; then
+      cpu[$target]=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$tx" 'BEGIN{printf "%.2f", t / hz / n * 100000}')
+    else
+      cpu[$target]="-"
+    fi
+  done
+  for target in direct pgbouncer pgwarden; do
+    local r_tps r_cpu
+    r_tps=$(awk -v a="${tps[$target]}" -v b="${tps[pgbouncer]}" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')
+    r_cpu="-"
+    [ "$target" = pgwarden ] && r_cpu=$(awk -v a="${cpu[pgwarden]}" -v b="${cpu[pgbouncer]}" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$target" "${tps[$target]}" "${lat[$target]}" "${cpu[$target]}" "$r_tps" "$r_cpu"
+  done
+}
+run_case "20 clients" -c 20 -j 2
+run_case "100 clients" -c 100 -j 2
+run_case "20 clients, -C" -c 20 -j 2 -C
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(pgbouncer --version | head -1), pgwarden $("$bin" --version | awk '{print $2}'), ${secs}s per run"
