@@ -252,6 +252,7 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     r.read("server_reset_query_always", cfg.server_reset_query_always);
     r.read("server_check_query", cfg.server_check_query);
     r.read("max_prepared_statements", cfg.max_prepared_statements, 0, 100'000);
+    r.read("auth_file", cfg.auth_file);
     int max_packet = static_cast<int>(cfg.max_packet_size);
     r.read("max_packet_size", max_packet, 1024, 1 << 30);
     cfg.max_packet_size = static_cast<uint32_t>(max_packet);
@@ -321,7 +322,63 @@ ProxyConfig load_config_file(const std::string& path) {
   if (!in) throw ConfigError(fmt::format("{}: cannot open config file", path));
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  ProxyConfig cfg = parse_config(ss.str(), path);
+  if (!cfg.auth_file.empty()) {
+    std::string file = cfg.auth_file;
+    // Relative to the config file, as users expect from PgBouncer.
+    if (file.front() != '/') {
+      auto slash = path.rfind('/');
+      if (slash != std::string::npos) file = path.substr(0, slash + 1) + file;
+    }
+    load_auth_file(cfg, file);
+  }
+  return cfg;
+}
+
+void load_auth_file(ProxyConfig& cfg, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot open auth_file", path));
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    size_t pos = 0;
+    auto skip_space = [&] {
+      while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t' || line[pos] == '\r'))
+        ++pos;
+    };
+    auto quoted = [&](const char* what) {
+      skip_space();
+      if (pos >= line.size() || line[pos] != '"')
+        throw ConfigError(
+            fmt::format("{}:{}:{}: expected a double-quoted {}", path, lineno, pos + 1, what));
+      std::string out;
+      for (++pos;; ++pos) {
+        if (pos >= line.size())
+          throw ConfigError(
+              fmt::format("{}:{}:{}: unterminated quoted {}", path, lineno, pos + 1, what));
+        if (line[pos] == '"') {
+          if (pos + 1 < line.size() && line[pos + 1] == '"') {
+            out.push_back('"');
+            ++pos;
+            continue;
+          }
+          ++pos;
+          return out;
+        }
+        out.push_back(line[pos]);
+      }
+    };
+    skip_space();
+    if (pos >= line.size() || line[pos] == '#' || line[pos] == ';') continue;
+    std::string name = quoted("user name");
+    std::string password = quoted("password");
+    skip_space();
+    if (pos < line.size())
+      throw ConfigError(
+          fmt::format("{}:{}:{}: unexpected text after the password", path, lineno, pos + 1));
+    if (!cfg.users.count(name)) cfg.users[name] = UserConfig{name, password};
+  }
 }
 
 namespace {

@@ -201,3 +201,17 @@ TEST_F(ProxyTest, ServerTerminationReachesTheSessionClientWithItsSqlstate) {
             std::string::npos)
       << r.message;
 }
+
+TEST(ServerAuth, Md5PasswordsOnTheServer) {
+  // A server that stores md5 passwords and asks for md5 (pg_hba "md5").
+  PgCluster md5({.settings = {{"password_encryption", "md5"}}, .auth_method = "md5"});
+  md5.psql("create role legacy login password 'legacy-pw'");
+  ASSERT_EQ(md5.psql("select left(rolpassword, 3) from pg_authid where rolname = 'legacy'"), "md5");
+  ProxyProcess px("[databases.postgres]\nport = " + std::to_string(md5.port()) +
+                  "\n[users.legacy]\npassword = \"legacy-pw\"\n");
+  auto c = pq_connect(px.conninfo("legacy", "legacy-pw", "postgres"));
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+  EXPECT_EQ(pq_exec(c.get(), "select current_user").value, "legacy");
+  auto ev = px.wait_event({{"event", "server.open"}});
+  EXPECT_TRUE(ev.is_object());
+}

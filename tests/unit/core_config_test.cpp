@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "pgwarden/core/config.hpp"
 
 using namespace pgw;
@@ -85,4 +90,25 @@ TEST(Config, BackendUrl) {
   EXPECT_EQ(cfg.users.at("app").password, "p@ss");
   EXPECT_THROW(add_backend_url(cfg, "mysql://x@y/z"), ConfigError);
   EXPECT_THROW(add_backend_url(cfg, "postgres://host:5432/db"), ConfigError);
+}
+
+TEST(Config, AuthFileInPgBouncerFormat) {
+  char dir[] = "/tmp/pgwarden-authfile-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  std::string base = dir;
+  {
+    std::ofstream(base + "/users.txt") << "# comment\n\"alice\" \"s3cret\"\n\n\"bob\" \"a\"\"b\"\n";
+    std::ofstream(base + "/p.toml") << "[proxy]\nauth_file = \"users.txt\"\n";
+    std::ofstream(base + "/bad.txt") << "\"carol\" unquoted\n";
+  }
+  auto cfg = load_config_file(base + "/p.toml");
+  EXPECT_EQ(cfg.users.at("alice").password, "s3cret");
+  EXPECT_EQ(cfg.users.at("bob").password, "a\"b");
+  try {
+    load_auth_file(cfg, base + "/bad.txt");
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), base + "/bad.txt:1:9: expected a double-quoted password");
+  }
+  std::filesystem::remove_all(base);
 }

@@ -86,7 +86,7 @@ struct ProxyConfig {
   std::string server_check_query;  // empty = an empty query
   int max_prepared_statements = 200;
   uint32_t max_packet_size = 256u << 20;
-  std::string application_name_add_host;  // reserved; unused
+  std::string auth_file;  // PgBouncer-style userlist: "user" "password" per line
   Timeouts timeouts;
   Keepalive keepalive;
   std::map<std::string, DatabaseConfig> databases;
@@ -101,6 +101,10 @@ class ConfigError : public std::runtime_error {
 };
 
 ProxyConfig load_config_file(const std::string& path);
+
+// Reads a PgBouncer-style users file ("name" "password" per line; "" escapes a
+// quote; # or ; comments) into cfg.users, keeping users already defined.
+void load_auth_file(ProxyConfig& cfg, const std::string& path);
 ProxyConfig parse_config(std::string_view toml_text, const std::string& source_name);
 
 // The config-less form: one database from a postgres:// URL.
