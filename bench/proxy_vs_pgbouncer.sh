@@ -60,7 +60,7 @@ bouncer_pid=$(cat "$work/pgbouncer.pid"); pids+=("$bouncer_pid")
 
 warden_port=$(free_port 57500)
 "$bin" proxy --listen "127.0.0.1:$warden_port" --backend "postgres://postgres:pw@127.0.0.1:$pg_port/postgres" \
-  --mode transaction --pool-size 20 --log-level warn &
+  --mode transaction --pool-size 20 --log-level warn ${PGWARDEN_ARGS:-} &
 warden_pid=$!; pids+=("$warden_pid")
 sleep 0.5
 

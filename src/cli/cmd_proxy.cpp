@@ -40,8 +40,6 @@ void print_summary(const observe::EventBus& bus) {
   }
 }
 
-std::atomic<proxy::Proxy*> g_proxy{nullptr};
-
 int run_proxy(const ProxyFlags& f) {
   setup_logging(f.log_level);
   ProxyConfig cfg;
