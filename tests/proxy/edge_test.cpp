@@ -215,3 +215,56 @@ TEST(ServerAuth, Md5PasswordsOnTheServer) {
   auto ev = px.wait_event({{"event", "server.open"}});
   EXPECT_TRUE(ev.is_object());
 }
+
+TEST_F(ProxyTest, ServerIdleTimeoutAndDatabaseLimit) {
+  start_proxy(
+      "default_pool_size = 5\n[timeouts]\nserver_idle_timeout = \"1s\"\n"
+      "query_wait_timeout = \"1s\"\n"
+      "[databases.limited]\nhost = \"127.0.0.1\"\nport = " +
+      std::to_string(pg().port()) + "\ndbname = \"app\"\nmax_db_connections = 1\n");
+  // max_db_connections = 1: a second client of that database waits, then times out.
+  auto a = pq_connect(proxy().conninfo("app", "app-pw", "limited"));
+  auto b = pq_connect(proxy().conninfo("app", "app-pw", "limited"));
+  ASSERT_TRUE(pq_exec(a.get(), "begin").ok);
+  ASSERT_TRUE(pq_exec(a.get(), "select 1").ok);
+  auto r = pq_exec(b.get(), "select 1");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.sqlstate, "53000");
+  ASSERT_TRUE(pq_exec(a.get(), "commit").ok);
+  EXPECT_TRUE(pq_exec(b.get(), "select 1").ok);
+  // Idle server connections are closed after server_idle_timeout.
+  auto ev = proxy().wait_event({{"event", "server.close"}, {"cause", "idle_timeout"}}, 6);
+  ASSERT_TRUE(ev.is_object());
+  EXPECT_EQ(ev["initiator"], "proxy");
+  EXPECT_GE(ev["idle_ms"].get<int>(), 1000);
+}
+
+TEST_F(ProxyTest, ServerLifetimeRetiresConnections) {
+  start_proxy("[timeouts]\nserver_lifetime = \"1s\"\n");
+  auto c = client();
+  ASSERT_TRUE(pq_exec(c.get(), "select 1").ok);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  ASSERT_TRUE(pq_exec(c.get(), "select 2").ok);
+  auto ev = proxy().wait_event({{"event", "server.close"}, {"cause", "lifetime"}}, 6);
+  ASSERT_TRUE(ev.is_object());
+  EXPECT_GE(ev["age_ms"].get<int>(), 1000);
+}
+
+TEST_F(ProxyTest, UnreachableServerIsNamedToTheClient) {
+  int dead_port = free_port();
+  start_proxy("[databases.gone]\nhost = \"127.0.0.1\"\nport = " + std::to_string(dead_port) + "\n");
+  auto c = pq_connect(proxy().conninfo("app", "app-pw", "gone"));
+  EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+  std::string msg = PQerrorMessage(c.get());
+  EXPECT_NE(msg.find("could not connect to server 127.0.0.1:" + std::to_string(dead_port)),
+            std::string::npos)
+      << msg;
+  auto ev = proxy().wait_event({{"event", "server.connect_failed"}});
+  ASSERT_TRUE(ev.is_object());
+  EXPECT_EQ(ev["cause"], "server_connect_failed");
+  EXPECT_EQ(ev["sqlstate"], "08001");
+  EXPECT_EQ(ev["errno"], ECONNREFUSED);
+  // The healthy database next to it is untouched.
+  auto ok = client();
+  EXPECT_EQ(pq_exec(ok.get(), "select 'fine'").value, "fine");
+}
