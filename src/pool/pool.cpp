@@ -55,6 +55,16 @@ void Pool::free_slot_locked() {
   --mgr_.user_servers_[settings_.user];
 }
 
+void Pool::let_first_waiter_open_locked() {
+  if (waiters_.empty()) return;
+  auto w = waiters_.front();
+  waiters_.pop_front();
+  w->may_open = true;
+  ++opening_;
+  take_slot_locked();
+  wake_locked(w);
+}
+
 void Pool::wake_locked(const std::shared_ptr<Waiter>& w) {
   asio::post(w->executor, [w] { w->timer.cancel(); });
 }
@@ -71,14 +81,7 @@ asio::awaitable<ServerPtr> Pool::open_new() {
       --opening_;
       free_slot_locked();
       // A waiter may now open in our place (the failure may be transient).
-      if (!waiters_.empty()) {
-        auto w = waiters_.front();
-        waiters_.pop_front();
-        w->may_open = true;
-        ++opening_;
-        take_slot_locked();
-        wake_locked(w);
-      }
+      let_first_waiter_open_locked();
     }
     observe::ConnectionEvent ev;
     ev.event = "server.connect_failed";
@@ -281,16 +284,7 @@ void Pool::close(ServerPtr s, const CloseReason& why) {
       s->counted = false;
       --active_;
       free_slot_locked();
-      // The freed slot lets the first waiter open a new connection.
-      while (!waiters_.empty()) {
-        auto w = waiters_.front();
-        waiters_.pop_front();
-        w->may_open = true;
-        ++opening_;
-        take_slot_locked();
-        wake_locked(w);
-        break;
-      }
+      let_first_waiter_open_locked();
     }
   }
   emit_close(s, why);

@@ -84,9 +84,9 @@ asio::awaitable<void> Session::send_fatal_and_close(std::string sqlstate, std::s
   client_.close(ec);
 }
 
-void Session::emit_client_event(const char* event) {
+observe::ConnectionEvent Session::client_event(std::string event) const {
   observe::ConnectionEvent ev;
-  ev.event = event;
+  ev.event = std::move(event);
   ev.conn_id = id_;
   ev.side = "client";
   ev.peer = peer_;
@@ -95,6 +95,11 @@ void Session::emit_client_event(const char* event) {
   ev.application_name = app_name_;
   if (pool_) ev.pool = pool_->settings().key();
   ev.state = to_string(state_.load());
+  return ev;
+}
+
+void Session::emit_client_event(const char* event) {
+  observe::ConnectionEvent ev = client_event(event);
   ev.age_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - created_).count();
   ev.idle_ms = (now_ns() - last_client_io_ns_.load()) / 1'000'000;

@@ -126,15 +126,8 @@ asio::awaitable<pool::ServerPtr> Session::acquire_server() {
   if (!failure) co_return s;
   const ProxyError& e = *failure;
   const bool logging_in = previous == ClientState::authenticating;
-  observe::ConnectionEvent ev;
-  ev.event = e.cause == "query_wait_timeout" ? "pool.timeout" : "pool.error";
-  ev.conn_id = id_;
-  ev.side = "client";
-  ev.peer = peer_;
-  ev.database = database_;
-  ev.user = user_;
-  ev.application_name = app_name_;
-  ev.pool = pool_->settings().key();
+  observe::ConnectionEvent ev =
+      client_event(e.cause == "query_wait_timeout" ? "pool.timeout" : "pool.error");
   ev.cause = e.cause;
   ev.sqlstate = e.sqlstate;
   ev.message = e.message;

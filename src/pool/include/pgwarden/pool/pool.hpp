@@ -101,6 +101,8 @@ class Pool {
   void take_slot_locked();
   void free_slot_locked();
   void wake_locked(const std::shared_ptr<Waiter>& w);
+  // A slot was freed: the first waiter, if any, takes it to open a connection.
+  void let_first_waiter_open_locked();
   void hand_over_locked(ServerPtr s, std::vector<ServerPtr>& to_close);
   void emit_close(const ServerPtr& s, const CloseReason& why);
   // Inspects an idle connection without blocking; returns the close reason if dead.

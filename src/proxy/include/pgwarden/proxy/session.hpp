@@ -127,6 +127,8 @@ class Session : public std::enable_shared_from_this<Session> {
                 std::string message = {}, int err_no = 0, std::string impact = {});
   asio::awaitable<void> send_fatal_and_close(std::string sqlstate, std::string message,
                                              std::string cause);
+  // An event about this client with the fields every client event carries.
+  observe::ConnectionEvent client_event(std::string event) const;
   void emit_client_event(const char* event);
   void set_state(ClientState s);
 
