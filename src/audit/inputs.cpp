@@ -1,4 +1,5 @@
 #include "pgwarden/audit/inputs.hpp"
+#include "pgwarden/core/url.hpp"
 
 #include <fmt/format.h>
 
@@ -40,23 +41,6 @@ std::optional<bool> to_bool(std::string_view s) {
   if (l == "true" || l == "1" || l == "on" || l == "yes") return true;
   if (l == "false" || l == "0" || l == "off" || l == "no") return false;
   return std::nullopt;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      unsigned v = 0;
-      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-      if (ec == std::errc{} && p == s.data() + i + 3) {
-        out.push_back(static_cast<char>(v));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "pgwarden/core/config.hpp"
+#include "pgwarden/core/url.hpp"
 
 #include <fmt/format.h>
 
@@ -381,7 +382,6 @@ void load_auth_file(ProxyConfig& cfg, const std::string& path) {
   }
 }
 
-namespace {
 std::string percent_decode(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -398,7 +398,6 @@ std::string percent_decode(std::string_view s) {
   }
   return out;
 }
-}  // namespace
 
 void add_backend_url(ProxyConfig& cfg, std::string_view url) {
   auto bad = [&](const char* why) {

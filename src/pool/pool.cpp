@@ -55,6 +55,20 @@ void Pool::free_slot_locked() {
   --mgr_.user_servers_[settings_.user];
 }
 
+observe::ConnectionEvent Pool::server_event(const ServerConn& s, std::string event) const {
+  observe::ConnectionEvent ev;
+  ev.event = std::move(event);
+  ev.conn_id = s.id;
+  ev.side = "server";
+  ev.peer = s.backend;
+  ev.backend = s.backend;
+  ev.database = settings_.database;
+  ev.user = settings_.server_user;
+  ev.pool = settings_.key();
+  ev.backend_pid = s.backend_pid;
+  return ev;
+}
+
 void Pool::let_first_waiter_open_locked() {
   if (waiters_.empty()) return;
   auto w = waiters_.front();
@@ -106,16 +120,7 @@ asio::awaitable<ServerPtr> Pool::open_new() {
     ++active_;
     welcome_ = s->greeting;
   }
-  observe::ConnectionEvent ev;
-  ev.event = "server.open";
-  ev.conn_id = s->id;
-  ev.side = "server";
-  ev.peer = s->backend;
-  ev.backend = s->backend;
-  ev.database = settings_.database;
-  ev.user = settings_.server_user;
-  ev.pool = settings_.key();
-  ev.backend_pid = s->backend_pid;
+  observe::ConnectionEvent ev = server_event(*s, "server.open");
   ev.state = "idle";
   mgr_.bus().publish(ev);
   co_return s;
@@ -300,16 +305,7 @@ void Pool::emit_close(const ServerPtr& s, const CloseReason& why) {
     }
     s->sock.close(ec);
   }
-  observe::ConnectionEvent ev;
-  ev.event = "server.close";
-  ev.conn_id = s->id;
-  ev.side = "server";
-  ev.peer = s->backend;
-  ev.backend = s->backend;
-  ev.database = settings_.database;
-  ev.user = settings_.server_user;
-  ev.pool = settings_.key();
-  ev.backend_pid = s->backend_pid;
+  observe::ConnectionEvent ev = server_event(*s, "server.close");
   ev.age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - s->created)
                   .count();
   ev.idle_ms = ms_since(s->last_used);

@@ -105,6 +105,8 @@ class Pool {
   void let_first_waiter_open_locked();
   void hand_over_locked(ServerPtr s, std::vector<ServerPtr>& to_close);
   void emit_close(const ServerPtr& s, const CloseReason& why);
+  // An event about a server connection with the fields every server event carries.
+  observe::ConnectionEvent server_event(const ServerConn& s, std::string event) const;
   // Inspects an idle connection without blocking; returns the close reason if dead.
   bool idle_conn_dead(ServerConn& s, CloseReason& why);
 
