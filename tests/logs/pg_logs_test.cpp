@@ -156,6 +156,17 @@ TEST(PgLogs, StderrRdsPrefixRealServer) {
     EXPECT_FALSE(ok(full));
     PQfinish(full);
     for (auto* c : held) PQfinish(c);
+    // Backends exit after their clients leave; until they have, the next
+    // attempt would be refused with 53300 instead of reaching its own error.
+    for (int i = 0; i < 200; ++i) {
+      PGconn* probe = connect(pg.conninfo());
+      bool drained = ok(probe) && exec(probe,
+                                       "select count(*) from pg_stat_activity where backend_type = "
+                                       "'client backend'") == "1";
+      PQfinish(probe);
+      if (drained) break;
+      std::this_thread::sleep_for(50ms);
+    }
   }
   // 3D000 a missing database
   PGconn* nodb = connect(app_conninfo(pg, "postgres", pg.options().password, "nope"));
