@@ -72,6 +72,61 @@ struct UserConfig {
   int max_user_connections = 0;  // 0 = unlimited
 };
 
+// One event destination ([[events.sink]]); see docs/configuration.md.
+struct SinkConfig {
+  std::string type;    // stdout | file | syslog | loki | otlp
+  std::string target;  // file path, syslog address (unix:/dev/log, udp://host:port) or URL
+  std::map<std::string, std::string> labels;  // Loki stream labels / OTLP resource attributes
+  int queue_size = 10'000;
+  int batch_size = 500;
+  Millis flush_interval{1'000};
+  Millis timeout{5'000};  // per delivery attempt (network sinks)
+};
+
+struct EventsConfig {
+  std::vector<SinkConfig> sinks;
+  int recent = 10'000;  // events kept in memory for the admin API
+};
+
+struct AdminConfig {
+  std::optional<HostPort> listen;  // HTTP /metrics and JSON API; unset = off
+  // The PgBouncer-compatible console: a virtual database on the proxy port.
+  std::string console_database = "pgbouncer";
+  std::vector<std::string> admin_users;  // may SHOW, PAUSE, RESUME, KILL, RELOAD
+  std::vector<std::string> stats_users;  // may SHOW
+  Millis headroom_interval{15'000};      // how often max_connections headroom is probed; 0 = off
+};
+
+struct ForensicsConfig {
+  bool enabled = true;
+  Millis window{900'000};   // closes considered
+  int min_count = 3;        // closes needed before a pattern is named
+  Millis burst_window{1'000};
+  int burst_min = 5;        // closes of distinct connections within burst_window
+  Millis evaluate_every{5'000};
+};
+
+// [[alerts.rule]]: `kind` picks the condition.
+//   close_rate:     closes matching cause/side/initiator >= threshold within window
+//   wait_timeouts:  pool.timeout events >= threshold within window
+//   headroom:       free server connections (max_connections headroom) <= threshold
+//   sink_failing:   any event sink down for longer than window
+struct AlertRuleConfig {
+  std::string name;
+  std::string kind;
+  std::string cause, side, initiator;  // close_rate filters; empty = any
+  int threshold = 1;
+  Millis window{60'000};
+};
+
+struct AlertsConfig {
+  std::string webhook_url;  // http:// URL; empty = events only
+  Millis evaluate_every{5'000};
+  Millis repeat_interval{0};  // re-send a firing alert this often; 0 = never
+  Millis timeout{5'000};
+  std::vector<AlertRuleConfig> rules;
+};
+
 struct ProxyConfig {
   std::vector<HostPort> listen{{"127.0.0.1", 6432}};
   int workers = 0;  // 0 = one per core
@@ -91,6 +146,10 @@ struct ProxyConfig {
   Keepalive keepalive;
   std::map<std::string, DatabaseConfig> databases;
   std::map<std::string, UserConfig> users;
+  EventsConfig events;
+  AdminConfig admin;
+  ForensicsConfig forensics;
+  AlertsConfig alerts;
   std::string source;  // file the config came from, for messages
 };
 
