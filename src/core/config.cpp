@@ -1,5 +1,6 @@
 #include "pgwarden/core/config.hpp"
 #include "pgwarden/core/url.hpp"
+#include "toml_reader.hpp"
 
 #include <fmt/format.h>
 
@@ -60,141 +61,7 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
 
 namespace {
 
-// Walks one TOML table, converting values and reporting every problem with
-// the file, line and column of the offending key.
-class TableReader {
- public:
-  TableReader(const toml::table& t, std::string source, std::string path)
-      : table_(t), source_(std::move(source)), path_(std::move(path)) {}
-
-  [[noreturn]] void fail(const toml::node& n, const std::string& what) const {
-    const auto& b = n.source().begin;
-    throw ConfigError(fmt::format("{}:{}:{}: {}", source_, b.line, b.column, what));
-  }
-  std::string key_name(std::string_view key) const {
-    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-  }
-
-  const toml::node* get(std::string_view key) {
-    seen_.insert(std::string(key));
-    return table_.get(key);
-  }
-
-  void read(std::string_view key, std::string& out) {
-    if (auto* n = get(key)) {
-      if (!n->is_string()) fail(*n, fmt::format("'{}' must be a string", key_name(key)));
-      out = n->value<std::string>().value();
-    }
-  }
-  void read(std::string_view key, std::optional<std::string>& out) {
-    if (get_node(key)) {
-      std::string s;
-      read(key, s);
-      out = s;
-    }
-  }
-  void read(std::string_view key, bool& out) {
-    if (auto* n = get(key)) {
-      if (!n->is_boolean()) fail(*n, fmt::format("'{}' must be true or false", key_name(key)));
-      out = n->value<bool>().value();
-    }
-  }
-  void read(std::string_view key, int& out, long long lo, long long hi) {
-    if (auto* n = get(key)) {
-      if (!n->is_integer()) fail(*n, fmt::format("'{}' must be an integer", key_name(key)));
-      long long v = n->value<long long>().value();
-      if (v < lo || v > hi)
-        fail(*n, fmt::format("'{}' = {} is out of range [{}, {}]", key_name(key), v, lo, hi));
-      out = static_cast<int>(v);
-    }
-  }
-  void read(std::string_view key, std::optional<int>& out, long long lo, long long hi) {
-    if (get_node(key)) {
-      int v = 0;
-      read(key, v, lo, hi);
-      out = v;
-    }
-  }
-  void read(std::string_view key, uint16_t& out) {
-    int v = out;
-    read(key, v, 1, 65535);
-    out = static_cast<uint16_t>(v);
-  }
-  void read(std::string_view key, Millis& out) {
-    if (auto* n = get(key)) {
-      if (n->is_integer()) {
-        long long v = n->value<long long>().value();
-        if (v < 0) fail(*n, fmt::format("'{}' must not be negative", key_name(key)));
-        out = Millis(v * 1000);
-      } else if (n->is_string()) {
-        auto d = parse_duration(n->value<std::string>().value());
-        if (!d)
-          fail(*n, fmt::format("'{}' = \"{}\" is not a duration (e.g. \"500ms\", \"30s\", \"5m\")",
-                               key_name(key), n->value<std::string>().value()));
-        out = *d;
-      } else {
-        fail(*n, fmt::format("'{}' must be a duration: seconds or a string like \"30s\"",
-                             key_name(key)));
-      }
-    }
-  }
-  void read(std::string_view key, PoolMode& out) {
-    if (auto* n = get(key)) {
-      auto s = n->value<std::string>();
-      if (s == "session")
-        out = PoolMode::session;
-      else if (s == "transaction")
-        out = PoolMode::transaction;
-      else
-        fail(*n, fmt::format("'{}' must be \"session\" or \"transaction\"", key_name(key)));
-    }
-  }
-  void read(std::string_view key, std::optional<PoolMode>& out) {
-    if (get_node(key)) {
-      PoolMode m{};
-      read(key, m);
-      out = m;
-    }
-  }
-  void read(std::string_view key, ClientAuth& out) {
-    if (auto* n = get(key)) {
-      auto s = n->value<std::string>().value_or("");
-      if (s == "trust")
-        out = ClientAuth::trust;
-      else if (s == "cleartext" || s == "plain" || s == "password")
-        out = ClientAuth::cleartext;
-      else if (s == "md5")
-        out = ClientAuth::md5;
-      else if (s == "scram-sha-256")
-        out = ClientAuth::scram_sha_256;
-      else
-        fail(*n, fmt::format("'{}' must be one of trust, cleartext, md5, scram-sha-256",
-                             key_name(key)));
-    }
-  }
-  const toml::table* subtable(std::string_view key) {
-    if (auto* n = get(key)) {
-      if (!n->is_table()) fail(*n, fmt::format("'{}' must be a table", key_name(key)));
-      return n->as_table();
-    }
-    return nullptr;
-  }
-  // Unknown keys are errors: a typo must never silently fall back to a default.
-  void reject_unknown() const {
-    for (auto&& [k, v] : table_) {
-      if (!seen_.count(std::string(k.str())))
-        fail(v, fmt::format("unknown key '{}'", key_name(k.str())));
-    }
-  }
-  const std::string& source() const { return source_; }
-
- private:
-  const toml::node* get_node(std::string_view key) const { return table_.get(key); }
-  const toml::table& table_;
-  std::string source_;
-  std::string path_;
-  std::set<std::string> seen_;
-};
+using detail::TableReader;
 
 void read_timeouts(TableReader& r, Timeouts& t) {
   r.read("server_connect_timeout", t.server_connect);
@@ -309,11 +176,17 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
       cfg.users[u.name] = u;
     }
   }
-  // Sections that later features read; accepted so one file serves all.
-  top.get("admin");
-  top.get("events");
-  top.get("alerts");
-  top.get("forensics");
+  auto section = [&](const char* name, auto read) {
+    if (auto* t = top.subtable(name)) {
+      TableReader r(*t, source_name, name);
+      read(r);
+      r.reject_unknown();
+    }
+  };
+  section("events", [&](TableReader& r) { detail::read_events(r, cfg.events); });
+  section("admin", [&](TableReader& r) { detail::read_admin(r, cfg.admin); });
+  section("forensics", [&](TableReader& r) { detail::read_forensics(r, cfg.forensics); });
+  section("alerts", [&](TableReader& r) { detail::read_alerts(r, cfg.alerts); });
   top.reject_unknown();
   return cfg;
 }

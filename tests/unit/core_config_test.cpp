@@ -112,3 +112,91 @@ TEST(Config, AuthFileInPgBouncerFormat) {
   }
   std::filesystem::remove_all(base);
 }
+
+TEST(Config, ObservabilitySections) {
+  auto cfg = parse_config(R"(
+[databases.app]
+[events]
+recent = 500
+[[events.sink]]
+type = "file"
+path = "/var/log/pgwarden/events.jsonl"
+[[events.sink]]
+type = "loki"
+url = "http://127.0.0.1:3100/loki/api/v1/push"
+labels = { job = "pgwarden", env = "prod" }
+queue_size = 100
+batch_size = 10
+flush_interval = "250ms"
+timeout = "2s"
+[[events.sink]]
+type = "syslog"
+[admin]
+listen = "127.0.0.1:9127"
+admin_users = ["ops"]
+stats_users = ["grafana", "exporter"]
+headroom_interval = "5s"
+[forensics]
+window = "10m"
+min_count = 4
+burst_min = 8
+[alerts]
+webhook_url = "http://hooks.internal/x"
+repeat_interval = "1h"
+[[alerts.rule]]
+name = "terminations"
+kind = "close_rate"
+cause = "server_fatal"
+threshold = 5
+window = "1m"
+[[alerts.rule]]
+name = "headroom"
+kind = "headroom"
+threshold = 3
+)",
+                          "ok.toml");
+  EXPECT_EQ(cfg.events.recent, 500);
+  ASSERT_EQ(cfg.events.sinks.size(), 3u);
+  EXPECT_EQ(cfg.events.sinks[0].type, "file");
+  EXPECT_EQ(cfg.events.sinks[0].target, "/var/log/pgwarden/events.jsonl");
+  EXPECT_EQ(cfg.events.sinks[1].target, "http://127.0.0.1:3100/loki/api/v1/push");
+  EXPECT_EQ(cfg.events.sinks[1].labels.at("env"), "prod");
+  EXPECT_EQ(cfg.events.sinks[1].queue_size, 100);
+  EXPECT_EQ(cfg.events.sinks[1].flush_interval, Millis(250));
+  EXPECT_EQ(cfg.events.sinks[1].timeout, Millis(2000));
+  EXPECT_EQ(cfg.events.sinks[2].target, "unix:/dev/log");
+  ASSERT_TRUE(cfg.admin.listen.has_value());
+  EXPECT_EQ(cfg.admin.listen->str(), "127.0.0.1:9127");
+  EXPECT_EQ(cfg.admin.console_database, "pgbouncer");
+  EXPECT_EQ(cfg.admin.stats_users, (std::vector<std::string>{"grafana", "exporter"}));
+  EXPECT_EQ(cfg.admin.headroom_interval, Millis(5000));
+  EXPECT_EQ(cfg.forensics.window, Millis(600'000));
+  EXPECT_EQ(cfg.forensics.min_count, 4);
+  EXPECT_EQ(cfg.forensics.burst_min, 8);
+  EXPECT_EQ(cfg.alerts.repeat_interval, Millis(3'600'000));
+  ASSERT_EQ(cfg.alerts.rules.size(), 2u);
+  EXPECT_EQ(cfg.alerts.rules[0].cause, "server_fatal");
+  EXPECT_EQ(cfg.alerts.rules[0].threshold, 5);
+  EXPECT_EQ(cfg.alerts.rules[1].kind, "headroom");
+}
+
+TEST(Config, ObservabilityErrorsNameTheKeyAndPosition) {
+  EXPECT_EQ(error_of("[[events.sink]]\ntype = \"kafka\"\n"),
+            "bad.toml:1:1: 'events.sink[0].type' = \"kafka\" must be one of stdout, file, "
+            "syslog, loki, otlp");
+  EXPECT_EQ(error_of("[[events.sink]]\ntype = \"file\"\n"),
+            "bad.toml:1:1: 'events.sink[0].type' sink needs 'path'");
+  EXPECT_EQ(error_of("[[events.sink]]\ntype = \"stdout\"\ncolour = true\n"),
+            "bad.toml:3:10: unknown key 'events.sink[0].colour'");
+  EXPECT_EQ(error_of("[admin]\nlisten = \"everywhere\"\n"),
+            "bad.toml:2:10: 'admin.listen' must be a \"host:port\" string");
+  EXPECT_EQ(error_of("[alerts]\nwebhook_url = \"https://x\"\n"),
+            "bad.toml:2:15: 'alerts.webhook_url' must be an http:// URL (https is not "
+            "supported yet)");
+  EXPECT_EQ(error_of("[[alerts.rule]]\nname = \"a\"\nkind = \"close_rate\"\n"
+                     "[[alerts.rule]]\nname = \"a\"\nkind = \"headroom\"\n"),
+            "bad.toml:4:1: alert rule name 'a' is used twice");
+  EXPECT_EQ(error_of("[[alerts.rule]]\nname = \"a\"\nkind = \"loud\"\n"),
+            "bad.toml:1:1: 'alerts.rule[0].kind' = \"loud\" must be one of close_rate, "
+            "wait_timeouts, headroom, sink_failing");
+}
