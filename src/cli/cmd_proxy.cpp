@@ -91,7 +91,9 @@ int run_proxy(const ProxyFlags& f) {
     return 2;
   }
 
-  proxy::Proxy px(cfg, bus);
+  observe::Registry metrics;
+  proxy::Proxy px(cfg, bus, metrics);
+  if (!f.config.empty()) px.set_config_path(f.config);
   try {
     px.bind();
   } catch (const std::exception& e) {
@@ -108,13 +110,21 @@ int run_proxy(const ProxyFlags& f) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   std::thread watcher([&] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    spdlog::info("received signal {}, shutting down", sig);
-    px.stop();
+    for (;;) {
+      int sig = 0;
+      sigwait(&set, &sig);
+      if (sig == SIGHUP) {
+        if (auto problem = px.reload(); !problem.empty()) spdlog::error("SIGHUP: {}", problem);
+        continue;
+      }
+      spdlog::info("received signal {}, shutting down", sig);
+      px.stop();
+      return;
+    }
   });
   px.run();
   // Wake the watcher if run() ended on its own.

@@ -11,6 +11,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "pgwarden/net/socket_opts.hpp"
@@ -28,8 +29,8 @@ int64_t ms_since(SteadyClock::time_point t) {
 }
 }  // namespace
 
-Pool::Pool(PoolManager& mgr, PoolSettings settings, asio::any_io_executor ex)
-    : mgr_(mgr), settings_(std::move(settings)), ex_(std::move(ex)) {}
+Pool::Pool(PoolManager& mgr, PoolSettings settings, asio::any_io_executor ex, PoolMetrics metrics)
+    : mgr_(mgr), settings_(std::move(settings)), ex_(std::move(ex)), metrics_(metrics) {}
 
 bool Pool::can_open_locked(bool use_reserve) const {
   int limit = settings_.size + (use_reserve ? settings_.reserve_size : 0);
@@ -70,7 +71,7 @@ observe::ConnectionEvent Pool::server_event(const ServerConn& s, std::string eve
 }
 
 void Pool::let_first_waiter_open_locked() {
-  if (waiters_.empty()) return;
+  if (waiters_.empty() || paused_) return;
   auto w = waiters_.front();
   waiters_.pop_front();
   w->may_open = true;
@@ -119,6 +120,7 @@ asio::awaitable<ServerPtr> Pool::open_new() {
     --opening_;
     ++active_;
     welcome_ = s->greeting;
+    servers_[s->id] = s;
   }
   observe::ConnectionEvent ev = server_event(*s, "server.open");
   ev.state = "idle";
@@ -156,7 +158,7 @@ bool Pool::idle_conn_dead(ServerConn& s, CloseReason& why) {
   return false;
 }
 
-asio::awaitable<ServerPtr> Pool::acquire() {
+asio::awaitable<ServerPtr> Pool::acquire(const std::function<void()>& on_wait) {
   auto ex = co_await asio::this_coro::executor;
   const auto start = SteadyClock::now();
   const auto wait_limit = settings_.timeouts.query_wait;
@@ -164,6 +166,7 @@ asio::awaitable<ServerPtr> Pool::acquire() {
   for (;;) {
     ServerPtr got;
     bool open = false;
+    bool started_waiting = false;
     std::vector<std::pair<ServerPtr, CloseReason>> dead;
     {
       std::lock_guard lock(mgr_.mu_);
@@ -171,7 +174,7 @@ asio::awaitable<ServerPtr> Pool::acquire() {
         got = std::move(waiter->granted);  // counted as active by the giver
       } else if (waiter && waiter->may_open) {
         open = true;  // the waker took the slot for us
-      } else if (!waiter) {
+      } else if (!waiter && !paused_) {
         while (!idle_.empty()) {
           ServerPtr s = idle_.back();
           idle_.pop_back();
@@ -191,7 +194,7 @@ asio::awaitable<ServerPtr> Pool::acquire() {
           ++opening_;
           take_slot_locked();
         }
-      } else if (settings_.reserve_size > 0 &&
+      } else if (waiter && !paused_ && settings_.reserve_size > 0 &&
                  SteadyClock::now() - start >= settings_.timeouts.reserve_pool &&
                  can_open_locked(true)) {
         std::erase(waiters_, waiter);
@@ -203,6 +206,7 @@ asio::awaitable<ServerPtr> Pool::acquire() {
         if (wait_limit.count() > 0 && SteadyClock::now() - start >= wait_limit) {
           if (waiter) std::erase(waiters_, waiter);
           ++wait_timeouts_;
+          metrics_.wait_timeouts->inc();
           throw ProxyError(
               sqlstate::kInsufficientResources,
               fmt::format("pgwarden: no server connection for pool {} within query_wait_timeout "
@@ -214,6 +218,7 @@ asio::awaitable<ServerPtr> Pool::acquire() {
         if (!waiter) {
           waiter = std::make_shared<Waiter>(ex);
           waiters_.push_back(waiter);
+          started_waiting = true;
         }
         // Wake for a hand-over, the reserve pool, or the wait limit.
         auto next = wait_limit.count() > 0 ? start + wait_limit : SteadyClock::time_point::max();
@@ -223,6 +228,7 @@ asio::awaitable<ServerPtr> Pool::acquire() {
       }
     }
     for (auto& [s, why] : dead) emit_close(s, why);
+    if (started_waiting && on_wait) on_wait();
     if (got) {
       if (SteadyClock::now() - got->last_used >= settings_.timeouts.server_check_delay) {
         std::string failure;
@@ -249,6 +255,7 @@ asio::awaitable<ServerPtr> Pool::acquire() {
 void Pool::record_wait(SteadyClock::time_point start) {
   auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count();
+  metrics_.wait->observe(static_cast<double>(us) / 1e6);
   std::lock_guard lock(mgr_.mu_);
   ++acquired_;
   total_wait_us_ += static_cast<uint64_t>(us);
@@ -256,7 +263,12 @@ void Pool::record_wait(SteadyClock::time_point start) {
 }
 
 void Pool::hand_over_locked(ServerPtr s, std::vector<ServerPtr>& to_close) {
-  (void)to_close;
+  if (paused_) {
+    free_slot_locked();
+    s->counted = false;
+    to_close.push_back(std::move(s));
+    return;
+  }
   SPDLOG_TRACE("pool {}: server {} returned, {} waiting", settings_.key(), s->id, waiters_.size());
   s->last_used = SteadyClock::now();
   while (!waiters_.empty()) {
@@ -277,9 +289,15 @@ void Pool::release(ServerPtr s) {
     return;
   }
   std::vector<ServerPtr> to_close;
-  std::lock_guard lock(mgr_.mu_);
-  --active_;
-  hand_over_locked(std::move(s), to_close);
+  std::string cause;
+  {
+    std::lock_guard lock(mgr_.mu_);
+    --active_;
+    hand_over_locked(std::move(s), to_close);
+    cause = pause_cause_;
+  }
+  for (auto& c : to_close)
+    emit_close(c, {cause, "proxy", "", "pool paused by an administrator (" + cause + ")"});
 }
 
 void Pool::close(ServerPtr s, const CloseReason& why) {
@@ -304,6 +322,10 @@ void Pool::emit_close(const ServerPtr& s, const CloseReason& why) {
       ::send(s->sock.native_handle(), bye.data(), bye.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     }
     s->sock.close(ec);
+  }
+  {
+    std::lock_guard lock(mgr_.mu_);
+    servers_.erase(s->id);
   }
   observe::ConnectionEvent ev = server_event(*s, "server.close");
   ev.age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - s->created)
@@ -370,7 +392,7 @@ void Pool::maintain() {
         ++it;
       }
     }
-    while (slots_ < settings_.min_size && can_open_locked(false)) {
+    while (!paused_ && slots_ < settings_.min_size && can_open_locked(false)) {
       ++opening_;
       take_slot_locked();
       ++to_open;
@@ -411,6 +433,80 @@ PoolStats Pool::stats() const {
   return st;
 }
 
+void Pool::list_servers(std::vector<ServerInfo>& out) const {
+  std::lock_guard lock(mgr_.mu_);
+  const auto steady_now = SteadyClock::now();
+  const auto wall_now = std::chrono::system_clock::now();
+  for (auto& [id, weak] : servers_) {
+    auto s = weak.lock();
+    if (!s) continue;
+    ServerInfo i;
+    i.id = id;
+    i.database = settings_.database;
+    i.user = settings_.server_user;
+    i.pool = settings_.key();
+    i.backend = s->backend;
+    i.local_addr = s->local_addr;
+    i.local_port = s->local_port;
+    i.backend_pid = s->backend_pid;
+    i.client_id = s->client_id.load();
+    i.state = std::find(idle_.begin(), idle_.end(), s) != idle_.end() ? "idle" : "active";
+    i.connected_at = s->connected_at;
+    i.last_used = wall_now - std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                 steady_now - s->last_used);
+    out.push_back(std::move(i));
+  }
+}
+
+void Pool::close_idle_locked(const CloseReason& why,
+                             std::vector<std::pair<ServerPtr, CloseReason>>& out) {
+  for (auto& s : idle_) {
+    free_slot_locked();
+    s->counted = false;
+    out.emplace_back(std::move(s), why);
+  }
+  idle_.clear();
+}
+
+void Pool::pause(const std::string& cause) {
+  std::vector<std::pair<ServerPtr, CloseReason>> closing;
+  {
+    std::lock_guard lock(mgr_.mu_);
+    paused_ = true;
+    pause_cause_ = cause;
+    close_idle_locked({cause, "proxy", "", "pool paused by an administrator (" + cause + ")"},
+                      closing);
+  }
+  for (auto& [s, why] : closing) emit_close(s, why);
+}
+
+void Pool::resume() {
+  std::lock_guard lock(mgr_.mu_);
+  paused_ = false;
+  // Waiters queued during the pause open connections as slots allow.
+  size_t n = waiters_.size();
+  for (size_t i = 0; i < n && can_open_locked(false); ++i) let_first_waiter_open_locked();
+}
+
+bool Pool::paused() const {
+  std::lock_guard lock(mgr_.mu_);
+  return paused_;
+}
+
+int Pool::lent_or_opening() const {
+  std::lock_guard lock(mgr_.mu_);
+  return active_ + opening_;
+}
+
+void Pool::resize(int size, int min_size, int reserve_size) {
+  std::lock_guard lock(mgr_.mu_);
+  settings_.size = size;
+  settings_.min_size = min_size;
+  settings_.reserve_size = reserve_size;
+  size_t n = waiters_.size();
+  for (size_t i = 0; i < n && can_open_locked(false); ++i) let_first_waiter_open_locked();
+}
+
 std::map<std::string, std::string> Pool::welcome_params() const {
   std::lock_guard lock(mgr_.mu_);
   return welcome_;
@@ -421,8 +517,9 @@ bool Pool::has_welcome_params() const {
   return !welcome_.empty();
 }
 
-PoolManager::PoolManager(const ProxyConfig& cfg, observe::EventBus& bus, asio::any_io_executor ex)
-    : cfg_(cfg), bus_(bus), ex_(std::move(ex)) {}
+PoolManager::PoolManager(const ProxyConfig& cfg, observe::EventBus& bus, observe::Registry& metrics,
+                         asio::any_io_executor ex)
+    : cfg_(cfg), bus_(bus), metrics_(metrics), ex_(std::move(ex)) {}
 
 std::shared_ptr<Pool> PoolManager::pool_for(const std::string& database, const std::string& user,
                                             std::string& error_sqlstate, std::string& error) {
@@ -462,7 +559,37 @@ std::shared_ptr<Pool> PoolManager::pool_for(const std::string& database, const s
   ps.check_query = cfg_.server_check_query;
   ps.timeouts = cfg_.timeouts;
   ps.keepalive = cfg_.keepalive;
-  auto pool = std::make_shared<Pool>(*this, std::move(ps), ex_);
+  const observe::LabelValues labels{key};
+  PoolMetrics pm;
+  pm.wait = &metrics_
+                 .histogram("pgwarden_pool_wait_seconds",
+                            "Time clients waited for a server connection", {"pool"})
+                 .with(labels);
+  pm.wait_timeouts = &metrics_
+                          .counter("pgwarden_pool_wait_timeouts_total",
+                                   "Clients refused after query_wait_timeout", {"pool"})
+                          .with(labels);
+  pm.transaction =
+      &metrics_
+           .histogram("pgwarden_transaction_duration_seconds",
+                      "Transaction duration seen by the proxy, first request to idle", {"pool"})
+           .with(labels);
+  pm.query =
+      &metrics_
+           .histogram("pgwarden_query_duration_seconds",
+                      "Request duration, from the client's request to ReadyForQuery", {"pool"})
+           .with(labels);
+  pm.received =
+      &metrics_
+           .counter("pgwarden_client_received_bytes_total", "Bytes received from clients", {"pool"})
+           .with(labels);
+  pm.sent = &metrics_.counter("pgwarden_client_sent_bytes_total", "Bytes sent to clients", {"pool"})
+                 .with(labels);
+  auto pool = std::make_shared<Pool>(*this, std::move(ps), ex_, pm);
+  if (auto p = paused_dbs_.find(database); all_paused_ || p != paused_dbs_.end()) {
+    pool->paused_ = true;
+    pool->pause_cause_ = p != paused_dbs_.end() ? p->second : "admin_pause";
+  }
   pools_[key] = pool;
   return pool;
 }
@@ -474,6 +601,68 @@ void PoolManager::maintain_all() {
     for (auto& [k, p] : pools_) pools.push_back(p);
   }
   for (auto& p : pools) p->maintain();
+}
+
+std::vector<std::shared_ptr<Pool>> PoolManager::pools(const std::string& database) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Pool>> out;
+  for (auto& [k, p] : pools_)
+    if (database.empty() || p->settings().database == database) out.push_back(p);
+  return out;
+}
+
+std::vector<std::shared_ptr<Pool>> PoolManager::pause(const std::string& database,
+                                                      const std::string& cause) {
+  {
+    std::lock_guard lock(mu_);
+    if (database.empty())
+      all_paused_ = true;
+    else
+      paused_dbs_[database] = cause;
+  }
+  auto affected = pools(database);
+  for (auto& p : affected) p->pause(cause);
+  return affected;
+}
+
+void PoolManager::resume(const std::string& database) {
+  {
+    std::lock_guard lock(mu_);
+    if (database.empty()) {
+      all_paused_ = false;
+      paused_dbs_.clear();
+    } else {
+      paused_dbs_.erase(database);
+    }
+  }
+  for (auto& p : pools(database)) {
+    if (database.empty() || !is_paused(database)) p->resume();
+  }
+}
+
+bool PoolManager::is_paused(const std::string& database) const {
+  std::lock_guard lock(mu_);
+  return all_paused_ || paused_dbs_.count(database) > 0;
+}
+
+void PoolManager::apply_sizes(const ProxyConfig& cfg) {
+  for (auto& p : pools()) {
+    const auto& ps = p->settings();
+    auto db = cfg.databases.find(ps.database);
+    if (db == cfg.databases.end()) continue;  // removed: keeps serving until restart
+    auto u = cfg.users.find(ps.user);
+    const DatabaseConfig& d = db->second;
+    int size = d.pool_size.value_or(
+        u != cfg.users.end() && u->second.pool_size ? *u->second.pool_size : cfg.default_pool_size);
+    p->resize(size, d.min_pool_size.value_or(cfg.min_pool_size),
+              d.reserve_pool_size.value_or(cfg.reserve_pool_size));
+  }
+}
+
+std::vector<ServerInfo> PoolManager::servers() const {
+  std::vector<ServerInfo> out;
+  for (auto& p : pools()) p->list_servers(out);
+  return out;
 }
 
 std::vector<PoolStats> PoolManager::stats() const {

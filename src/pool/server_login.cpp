@@ -164,6 +164,10 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
         fmt::format("could not connect to server {}:{}: {}", ps.host, ps.port, ec.message()),
         "server_connect_failed", "network", ec.value());
   s.backend = fmt::format("{}:{}", ps.host, ps.port);
+  if (auto local = s.sock.local_endpoint(ec); !ec) {
+    s.local_addr = local.address().to_string();
+    s.local_port = local.port();
+  }
   net::apply_tcp_options(s.sock.native_handle(), ps.keepalive);
   timer.expires_after(ps.timeouts.server_login);
   auto logged_in = co_await (authenticate_and_wait_ready(s, ps) || timer.async_wait(use_awaitable));
@@ -174,9 +178,32 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
                                  ps.host, ps.port, format_duration(ps.timeouts.server_login)),
                      "server_login_timeout", "server");
   s.created = s.last_used = SteadyClock::now();
+  s.connected_at = std::chrono::system_clock::now();
 }
 
-asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure) {
+namespace {
+// DataRow: int16 count, then per column int32 length (-1 = NULL) and bytes.
+std::vector<std::string> parse_data_row(std::string_view body) {
+  std::vector<std::string> row;
+  if (body.size() < 2) return row;
+  size_t n = (static_cast<unsigned char>(body[0]) << 8) | static_cast<unsigned char>(body[1]);
+  size_t pos = 2;
+  for (size_t i = 0; i < n && pos + 4 <= body.size(); ++i) {
+    auto len = static_cast<int32_t>(wire::read_u32(body.data() + pos));
+    pos += 4;
+    if (len < 0 || pos + static_cast<size_t>(len) > body.size()) {
+      row.emplace_back();
+      continue;
+    }
+    row.emplace_back(body.substr(pos, static_cast<size_t>(len)));
+    pos += static_cast<size_t>(len);
+  }
+  return row;
+}
+}  // namespace
+
+asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure,
+                                       std::vector<std::string>* first_row) {
   std::string out;
   wire::query(out, sql);
   try {
@@ -205,6 +232,8 @@ asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::stri
       } else if (f.type == 'S') {
         std::string_view k, v;
         if (wire::parse_parameter_status(f.body, k, v)) s.params[lower_key(k)] = std::string(v);
+      } else if (f.type == 'D') {
+        if (first_row && first_row->empty()) *first_row = parse_data_row(f.body);
       } else if (f.type == 'C') {
         std::string_view tag = f.body;
         if (tag.starts_with("DISCARD ALL") || tag.starts_with("DEALLOCATE ALL")) s.prepared.clear();

@@ -16,8 +16,14 @@ namespace pgw::proxy {
 
 using asio::use_awaitable;
 
-Proxy::Proxy(ProxyConfig cfg, observe::EventBus& bus)
-    : cfg_(std::move(cfg)), bus_(bus), pools_(cfg_, bus_, ioc_.get_executor()) {
+Proxy::Proxy(ProxyConfig cfg, observe::EventBus& bus, observe::Registry& metrics)
+    : cfg_(std::move(cfg)),
+      bus_(bus),
+      metrics_(metrics),
+      errors_(metrics.counter("pgwarden_errors_total",
+                              "ErrorResponses clients received, by SQLSTATE and by who raised it",
+                              {"sqlstate", "source"})),
+      pools_(cfg_, bus_, metrics_, ioc_.get_executor()) {
   auto r = wire::random_bytes(4);
   // Client-visible backend pids: a random start keeps two proxies apart.
   next_key_pid_ = (wire::read_u32(r.data()) & 0x3fffffff) | 1;
@@ -136,6 +142,48 @@ std::shared_ptr<Session> Proxy::find_session(uint32_t key_pid) {
   std::lock_guard lock(sessions_mu_);
   auto it = sessions_.find(key_pid);
   return it == sessions_.end() ? nullptr : it->second.lock();
+}
+
+void Proxy::count_error(const std::string& sqlstate, const char* source) {
+  errors_.with({sqlstate.empty() ? "unknown" : sqlstate, source}).inc();
+}
+
+std::vector<std::shared_ptr<Session>> Proxy::sessions(const std::string& database) const {
+  std::vector<std::shared_ptr<Session>> out;
+  std::lock_guard lock(sessions_mu_);
+  for (auto& [k, w] : sessions_) {
+    auto s = w.lock();
+    if (s && (database.empty() || s->info().database == database)) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<ClientInfo> Proxy::clients() const {
+  std::vector<ClientInfo> out;
+  for (auto& s : sessions()) out.push_back(s->info());
+  return out;
+}
+
+double Proxy::uptime_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+std::string Proxy::reload() {
+  if (config_path_.empty())
+    return "pgwarden: RELOAD needs a config file; this proxy was started from command-line flags";
+  try {
+    ProxyConfig fresh = load_config_file(config_path_);
+    validate(fresh);
+    pools_.apply_sizes(fresh);
+  } catch (const ConfigError& e) {
+    return fmt::format("pgwarden: RELOAD failed, configuration unchanged: {}", e.what());
+  }
+  observe::ConnectionEvent ev;
+  ev.event = "proxy.reload";
+  ev.message = "pool sizes reloaded from " + config_path_;
+  bus_.publish(ev);
+  spdlog::info("reloaded pool sizes from {}", config_path_);
+  return {};
 }
 
 size_t Proxy::session_count() const {

@@ -55,7 +55,36 @@ Session::Session(Proxy& proxy, Strand strand, tcp::socket socket)
 }
 
 void Session::set_state(ClientState s) {
-  state_.store(s, std::memory_order_relaxed);
+  // Release: login's fields (user, database...) are visible to an admin view
+  // that sees a state past authenticating.
+  state_.store(s, std::memory_order_release);
+}
+
+ClientInfo Session::info() const {
+  ClientInfo i;
+  i.id = id_;
+  i.key_pid = key_pid_;
+  i.peer = peer_;
+  i.local = local_;
+  i.state = state_.load(std::memory_order_acquire);
+  if (i.state != ClientState::authenticating) {
+    i.database = database_;
+    i.user = user_;
+    i.application_name = app_name_;
+    i.pool = pool_ ? pool_->settings().key() : "";
+  }
+  const auto steady_now = SteadyClock::now();
+  const auto wall_now = std::chrono::system_clock::now();
+  auto wall = [&](SteadyClock::time_point t) {
+    return wall_now -
+           std::chrono::duration_cast<std::chrono::system_clock::duration>(steady_now - t);
+  };
+  i.connected_at = wall(created_);
+  i.last_request = wall(SteadyClock::time_point(SteadyClock::duration(last_client_io_ns_.load())));
+  i.server_id = linked_server_.load(std::memory_order_relaxed);
+  i.wait_started = wall(SteadyClock::time_point(SteadyClock::duration(wait_started_ns_.load())));
+  i.tx_status = tx_status_.load(std::memory_order_relaxed);
+  return i;
 }
 
 void Session::end_with(std::string cause, std::string initiator, std::string sqlstate,
@@ -75,6 +104,7 @@ asio::awaitable<void> Session::send_fatal_and_close(std::string sqlstate, std::s
   if (!cause.empty()) end_with(cause, "proxy", sqlstate, message, 0, "disconnected");
   std::string out;
   wire::error_response(out, {"FATAL", sqlstate, message});
+  proxy_.count_error(sqlstate, "proxy");
   try {
     co_await client_out_.send(out);
   } catch (...) {
@@ -119,6 +149,9 @@ void Session::emit_client_event(const char* event) {
 asio::awaitable<void> Session::run() {
   auto self = shared_from_this();
   peer_ = net::peer_name(client_.native_handle());
+  boost::system::error_code local_ec;
+  if (auto local = client_.local_endpoint(local_ec); !local_ec)
+    local_ = fmt::format("{}:{}", local.address().to_string(), local.port());
   net::apply_tcp_options(client_.native_handle(), proxy_.config().keepalive);
   key_pid_ = proxy_.register_session(self);
   try {
@@ -160,7 +193,7 @@ asio::awaitable<void> Session::finish() {
   if (auto s = std::move(server_)) {
     if (reader_) reader_->attached = false;
     server_.reset();
-    attached_.store(false);
+    unlink_server(*s);
     const auto& ps = pool_->settings();
     std::string state = to_string(state_.load());
     if (!pending_.empty() || in_copy_) {

@@ -58,8 +58,10 @@ bool Session::rewrite_statements() const {
 
 void Session::push_pending(Pending::Kind k) {
   if (pending_.empty()) {
-    request_started_ns_.store(now_ns(), std::memory_order_relaxed);
+    const int64_t now = now_ns();
+    request_started_ns_.store(now, std::memory_order_relaxed);
     request_in_flight_.store(true, std::memory_order_relaxed);
+    if (tx_started_ns_ == 0) tx_started_ns_ = now;
   }
   pending_.push_back({k, {}});
 }
@@ -96,6 +98,7 @@ void Session::refuse_request(const std::string& sqlstate, const std::string& mes
   // next Sync (as PostgreSQL does after an error).
   std::string out;
   wire::error_response(out, {"ERROR", sqlstate, message});
+  proxy_.count_error(sqlstate, "proxy");
   if (refusing_simple_query_) {
     wire::ready_for_query(out, 'I');
   } else {
@@ -114,11 +117,16 @@ void Session::refuse_request(const std::string& sqlstate, const std::string& mes
 
 asio::awaitable<pool::ServerPtr> Session::acquire_server() {
   auto previous = state_.load();
+  wait_started_ns_.store(now_ns());
   set_state(ClientState::waiting_for_server);
   pool::ServerPtr s;
   std::optional<ProxyError> failure;
   try {
-    s = co_await pool_->acquire();
+    s = co_await pool_->acquire([this] {
+      observe::ConnectionEvent ev = client_event("pool.wait");
+      ev.message = "no idle server connection: waiting in the pool's queue";
+      proxy_.bus().publish(ev);
+    });
   } catch (const ProxyError& e) {
     failure = e;
   }
@@ -155,6 +163,8 @@ asio::awaitable<bool> Session::attach_server(std::string& to_server) {
   server_ = s;
   server_fatal_seen_ = false;
   attached_.store(true);
+  s->client_id.store(id_);
+  linked_server_.store(s->id, std::memory_order_relaxed);
   {
     std::lock_guard lock(cancel_mu_);
     cancel_target_ = CancelTarget{pool_->settings().host, pool_->settings().port, s->backend_pid,
@@ -362,11 +372,14 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
 
 asio::awaitable<void> Session::client_loop() {
   const uint32_t max_len = proxy_.config().max_packet_size;
+  observe::Counter* received = pool_->metrics().received;
+  client_out_.count_into(pool_->metrics().sent);
   std::vector<char> buf(16384);
   std::string to_server;
   for (;;) {
     size_t n = co_await client_.async_read_some(asio::buffer(buf), use_awaitable);
     bytes_in_ += n;
+    received->inc(n);
     last_client_io_ns_.store(now_ns(), std::memory_order_relaxed);
     cbuf_.append(buf.data(), n);
     size_t consumed = 0;
@@ -431,6 +444,7 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
     case 'E': {
       wire::ErrorFields e;
       wire::parse_error_fields(f.body, e);
+      if (!hidden) proxy_.count_error(e.sqlstate, "server");
       if (e.severity == "FATAL" || e.severity == "PANIC") {
         server_fatal_seen_ = true;
         end_with("server_fatal", "server", e.sqlstate, e.message, 0, "disconnected");
@@ -485,6 +499,7 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
       set_state(status == 'I' ? ClientState::idle : ClientState::in_transaction);
     }
     drain_synthetic(to_client);
+    if (pending_.empty()) record_request_done(status);
     if (status == 'I' && pending_.empty() && unsynced_ == 0 && mode_ == PoolMode::transaction)
       release = true;
     return;
@@ -547,16 +562,31 @@ asio::awaitable<void> Session::server_reader(pool::ServerPtr s,
   if (!cause.empty() && ctl->attached) server_lost(s, cause, initiator, err_no, message);
 }
 
+void Session::record_request_done(char tx_status) {
+  const int64_t now = now_ns();
+  const auto& m = pool_->metrics();
+  m.query->observe(static_cast<double>(now - request_started_ns_.load(std::memory_order_relaxed)) /
+                   1e9);
+  if (tx_status == 'I' && tx_started_ns_ != 0) {
+    m.transaction->observe(static_cast<double>(now - tx_started_ns_) / 1e9);
+    tx_started_ns_ = 0;
+  }
+}
+
+void Session::unlink_server(pool::ServerConn& s) {
+  s.client_id.store(0);
+  linked_server_.store(0, std::memory_order_relaxed);
+  attached_.store(false);
+  std::lock_guard lock(cancel_mu_);
+  cancel_target_.reset();
+}
+
 void Session::release_server() {
   SPDLOG_TRACE("client {} release_server", id_);
   if (reader_) reader_->attached = false;
   pool::ServerPtr s = std::move(server_);
   server_.reset();
-  attached_.store(false);
-  {
-    std::lock_guard lock(cancel_mu_);
-    cancel_target_.reset();
-  }
+  unlink_server(*s);
   if (!s->rbuf.empty() || !pending_.empty()) {
     pool_->close(s,
                  {"unexpected_server_data", "proxy", "", "server sent data after ReadyForQuery"});
@@ -576,12 +606,9 @@ void Session::server_lost(const pool::ServerPtr& s, std::string cause, std::stri
   std::string state = to_string(state_.load());
   if (reader_) reader_->attached = false;
   server_.reset();
-  attached_.store(false);
-  {
-    std::lock_guard lock(cancel_mu_);
-    cancel_target_.reset();
-  }
+  unlink_server(*s);
   pending_.clear();
+  tx_started_ns_ = 0;
   std::string sqlstate = end_sqlstate_;
   if (server_fatal_seen_) {
     message = end_message_;

@@ -260,6 +260,10 @@ asio::awaitable<bool> Session::login() {
     wanted_[pool::lower_key(k)] = v;
   }
   if (auto it = wanted_.find("application_name"); it != wanted_.end()) app_name_ = it->second;
+  if (database_ == proxy_.config().admin.console_database) {
+    co_await serve_console();
+    co_return false;
+  }
 
   std::string st, err;
   pool_ = proxy_.pools().pool_for(database_, user_, st, err);

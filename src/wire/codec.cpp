@@ -207,6 +207,43 @@ void close_complete(std::string& out) {
   end(out, begin(out, '3'));
 }
 
+void row_description(std::string& out, const std::vector<Column>& columns) {
+  size_t at = begin(out, 'T');
+  put_u16(out, static_cast<uint16_t>(columns.size()));
+  for (const auto& c : columns) {
+    out.append(c.name);
+    out.push_back('\0');
+    put_u32(out, 0);  // not from a table
+    put_u16(out, 0);
+    put_u32(out, c.type_oid);
+    put_u16(out, c.type_oid == kInt8Oid ? 8 : 0xffff);  // typlen (-1 = varlena)
+    put_u32(out, 0xffffffff);                           // typmod -1
+    put_u16(out, 0);                                    // text format
+  }
+  end(out, at);
+}
+
+void data_row(std::string& out, const std::vector<std::optional<std::string>>& values) {
+  size_t at = begin(out, 'D');
+  put_u16(out, static_cast<uint16_t>(values.size()));
+  for (const auto& v : values) {
+    if (!v) {
+      put_u32(out, 0xffffffff);
+      continue;
+    }
+    put_u32(out, static_cast<uint32_t>(v->size()));
+    out.append(*v);
+  }
+  end(out, at);
+}
+
+void command_complete(std::string& out, std::string_view tag) {
+  size_t at = begin(out, 'C');
+  out.append(tag);
+  out.push_back('\0');
+  end(out, at);
+}
+
 void startup_message(std::string& out,
                      const std::vector<std::pair<std::string, std::string>>& params) {
   size_t at = out.size();

@@ -29,6 +29,8 @@ class ProxyProcess {
   // Waits (up to `seconds`) until an event matching all given fields appears.
   nlohmann::json wait_event(const nlohmann::json& match, double seconds = 10) const;
   std::string stderr_text() const;
+  std::filesystem::path config_path() const { return dir_ / "pgwarden.toml"; }
+  std::filesystem::path dir() const { return dir_; }
   void stop();
 
  private:

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,7 @@
 
 #include "pgwarden/core/config.hpp"
 #include "pgwarden/observe/bus.hpp"
+#include "pgwarden/observe/metrics.hpp"
 #include "pgwarden/pool/errors.hpp"
 #include "pgwarden/pool/server_conn.hpp"
 
@@ -52,6 +54,28 @@ struct PoolStats {
   int64_t max_wait_ms = 0;
 };
 
+// Per-pool metric handles, resolved once so the hot path is a relaxed atomic.
+struct PoolMetrics {
+  observe::Histogram* wait = nullptr;         // pgwarden_pool_wait_seconds
+  observe::Counter* wait_timeouts = nullptr;  // pgwarden_pool_wait_timeouts_total
+  observe::Histogram* transaction = nullptr;  // pgwarden_transaction_duration_seconds
+  observe::Histogram* query = nullptr;        // pgwarden_query_duration_seconds
+  observe::Counter* received = nullptr;       // pgwarden_client_received_bytes_total
+  observe::Counter* sent = nullptr;           // pgwarden_client_sent_bytes_total
+};
+
+// One server connection as the admin views show it.
+struct ServerInfo {
+  uint64_t id = 0;
+  std::string database, user, pool, backend, local_addr;
+  uint16_t local_port = 0;
+  uint32_t backend_pid = 0;
+  std::string state;  // active | idle
+  uint64_t client_id = 0;
+  std::chrono::system_clock::time_point connected_at, last_used;
+  size_t prepared = 0;
+};
+
 // Why a server connection is being closed.
 struct CloseReason {
   std::string cause;
@@ -67,12 +91,13 @@ class PoolManager;
 
 class Pool {
  public:
-  Pool(PoolManager& mgr, PoolSettings settings, asio::any_io_executor ex);
+  Pool(PoolManager& mgr, PoolSettings settings, asio::any_io_executor ex, PoolMetrics metrics);
   const PoolSettings& settings() const { return settings_; }
 
-  // Lends a server connection, waiting in FIFO order when none is free.
+  // Lends a server connection, waiting in FIFO order when none is free (and
+  // while the pool is paused); `on_wait` runs once if the caller has to wait.
   // Throws ProxyError: query_wait_timeout, server_connect_failed, server_login_failed, ...
-  asio::awaitable<ServerPtr> acquire();
+  asio::awaitable<ServerPtr> acquire(const std::function<void()>& on_wait = {});
   // Returns a healthy, idle (ReadyForQuery 'I') connection for reuse.
   void release(ServerPtr s);
   // Closes a connection for good and frees its slot.
@@ -83,6 +108,18 @@ class Pool {
   // Janitor duty: idle timeout, lifetime, liveness of idle connections, min_pool_size.
   void maintain();
   PoolStats stats() const;
+  const PoolMetrics& metrics() const { return metrics_; }
+  void list_servers(std::vector<ServerInfo>& out) const;
+
+  // PAUSE / KILL: no more lending; idle connections close now, lent ones when
+  // returned (with `cause`: admin_pause or admin_kill). RESUME lends again.
+  void pause(const std::string& cause);
+  void resume();
+  bool paused() const;
+  int lent_or_opening() const;  // what PAUSE waits for
+  // RELOAD: new sizes apply to the next checkout.
+  void resize(int size, int min_size, int reserve_size);
+
   // The ParameterStatus set a new client is greeted with (from the latest login).
   std::map<std::string, std::string> welcome_params() const;
   bool has_welcome_params() const;
@@ -109,7 +146,10 @@ class Pool {
   observe::ConnectionEvent server_event(const ServerConn& s, std::string event) const;
   // Inspects an idle connection without blocking; returns the close reason if dead.
   bool idle_conn_dead(ServerConn& s, CloseReason& why);
+  void close_idle_locked(const CloseReason& why,
+                         std::vector<std::pair<ServerPtr, CloseReason>>& out);
 
+  friend class PoolManager;
   PoolManager& mgr_;
   PoolSettings settings_;
   asio::any_io_executor ex_;
@@ -121,19 +161,36 @@ class Pool {
   uint64_t wait_timeouts_ = 0, total_wait_us_ = 0, acquired_ = 0;
   int64_t max_wait_ms_ = 0;
   std::map<std::string, std::string> welcome_;
+  PoolMetrics metrics_;
+  std::map<uint64_t, std::weak_ptr<ServerConn>>
+      servers_;  // every open connection, for SHOW SERVERS
+  bool paused_ = false;
+  std::string pause_cause_;
 };
 
 // All pools, their shared limits and the event bus. One mutex guards every
 // pool: pool operations are short and per-transaction, not per-message.
 class PoolManager {
  public:
-  PoolManager(const ProxyConfig& cfg, observe::EventBus& bus, asio::any_io_executor ex);
+  PoolManager(const ProxyConfig& cfg, observe::EventBus& bus, observe::Registry& metrics,
+              asio::any_io_executor ex);
   // The pool for a client (database, user); nullptr with `error` set if refused.
   std::shared_ptr<Pool> pool_for(const std::string& database, const std::string& user,
                                  std::string& error_sqlstate, std::string& error);
   void maintain_all();
+  // PAUSE / KILL / RESUME for one database or all (empty); pools created
+  // later for a paused database start paused. Returns the pools affected.
+  std::vector<std::shared_ptr<Pool>> pause(const std::string& database, const std::string& cause);
+  void resume(const std::string& database);
+  bool is_paused(const std::string& database) const;
+  // RELOAD: pool sizes from a new config, applied to existing pools.
+  void apply_sizes(const ProxyConfig& cfg);
   std::vector<PoolStats> stats() const;
+  std::vector<ServerInfo> servers() const;
+  // The pools of one database, or all of them when `database` is empty.
+  std::vector<std::shared_ptr<Pool>> pools(const std::string& database = {}) const;
   observe::EventBus& bus() { return bus_; }
+  observe::Registry& metrics() { return metrics_; }
   uint64_t next_server_id() { return ++server_ids_; }
   std::mutex& mutex() { return mu_; }
   const ProxyConfig& config() const { return cfg_; }
@@ -142,10 +199,13 @@ class PoolManager {
   friend class Pool;
   const ProxyConfig& cfg_;
   observe::EventBus& bus_;
+  observe::Registry& metrics_;
   asio::any_io_executor ex_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Pool>> pools_;
   std::map<std::string, int> db_servers_, user_servers_;
+  bool all_paused_ = false;
+  std::map<std::string, std::string> paused_dbs_;  // database → pause cause
   std::atomic<uint64_t> server_ids_{0};
 };
 

@@ -4,12 +4,14 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pgwarden/pool/prepared_lru.hpp"
 
@@ -42,6 +44,11 @@ struct ServerConn {
   uint64_t bytes_out = 0;
   char tx_status = 'I';
   bool counted = false;  // holds a slot in its pool's limits
+  // Read by the admin views from other threads.
+  std::atomic<uint64_t> client_id{0};  // the client it is lent to; 0 = none
+  std::chrono::system_clock::time_point connected_at = std::chrono::system_clock::now();
+  std::string local_addr;  // set at login, then constant
+  uint16_t local_port = 0;
 };
 using ServerPtr = std::shared_ptr<ServerConn>;
 
@@ -53,6 +60,8 @@ std::string lower_key(std::string_view key);
 // Runs one simple query to completion (reset query, ROLLBACK, health check),
 // keeping params/tx_status current. Returns false (with the reason) on an
 // ErrorResponse or I/O failure; the connection must then be closed.
-asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure);
+// `first_row`, when given, receives the text columns of the first DataRow.
+asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure,
+                                       std::vector<std::string>* first_row = nullptr);
 
 }  // namespace pgw::pool

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "pgwarden/observe/metrics.hpp"
+
 namespace pgw::proxy {
 
 class Outbox {
@@ -28,6 +30,7 @@ class Outbox {
         co_await boost::asio::async_write(sock_, boost::asio::buffer(writing_),
                                           boost::asio::use_awaitable);
         written_ += writing_.size();
+        if (sent_) sent_->inc(writing_.size());
         writing_.clear();
       }
     } catch (...) {
@@ -38,12 +41,14 @@ class Outbox {
     busy_ = false;
   }
   uint64_t written() const { return written_; }
+  void count_into(observe::Counter* sent) { sent_ = sent; }
 
  private:
   boost::asio::ip::tcp::socket& sock_;
   std::string pending_, writing_;
   bool busy_ = false;
   uint64_t written_ = 0;
+  observe::Counter* sent_ = nullptr;
 };
 
 }  // namespace pgw::proxy

@@ -24,10 +24,11 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 class Session;
+struct ClientInfo;
 
 class Proxy {
  public:
-  Proxy(ProxyConfig cfg, observe::EventBus& bus);
+  Proxy(ProxyConfig cfg, observe::EventBus& bus, observe::Registry& metrics);
   ~Proxy();
 
   // Binds every listener; throws std::runtime_error naming the address on failure.
@@ -40,6 +41,17 @@ class Proxy {
   const ProxyConfig& config() const { return cfg_; }
   pool::PoolManager& pools() { return pools_; }
   observe::EventBus& bus() { return bus_; }
+  observe::Registry& metrics() { return metrics_; }
+  // pgwarden_errors_total{sqlstate, source}: an ErrorResponse a client received.
+  void count_error(const std::string& sqlstate, const char* source);
+  std::vector<ClientInfo> clients() const;
+  double uptime_seconds() const;
+  // RELOAD / SIGHUP: re-reads the config file and applies pool sizes; returns
+  // "" or why nothing changed.
+  std::string reload();
+  void set_config_path(std::string path) { config_path_ = std::move(path); }
+  // Every registered session of `database` (all when empty).
+  std::vector<std::shared_ptr<Session>> sessions(const std::string& database = {}) const;
   StatementRegistry& statements() { return statements_; }
   asio::io_context& io() { return ioc_; }
 
@@ -60,11 +72,15 @@ class Proxy {
 
   ProxyConfig cfg_;
   observe::EventBus& bus_;
+  observe::Registry& metrics_;
+  observe::Family<observe::Counter>& errors_;
   asio::io_context ioc_;
   pool::PoolManager pools_;
   StatementRegistry statements_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<HostPort> bound_;
+  std::string config_path_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
 

@@ -9,6 +9,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,17 @@ enum class ClientState : int {
   waiting_for_server
 };
 const char* to_string(ClientState s);
+
+// One client as the admin views show it (read from any thread).
+struct ClientInfo {
+  uint64_t id = 0;
+  uint32_t key_pid = 0;
+  std::string peer, local, database, user, application_name, pool;
+  ClientState state = ClientState::authenticating;
+  std::chrono::system_clock::time_point connected_at, last_request, wait_started;
+  uint64_t server_id = 0;  // linked server connection, 0 = none
+  char tx_status = 'I';
+};
 
 // What a server response completes, in the order requests were sent.
 struct Pending {
@@ -91,6 +103,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<CancelTarget> cancel_target();
   uint32_t cancel_key() const { return cancel_secret_; }
   uint32_t key_pid() const { return key_pid_; }
+  uint64_t id() const { return id_; }
+  ClientInfo info() const;
   // Administrative close (shutdown): tells the client why, then closes.
   void terminate(std::string cause, std::string sqlstate, std::string message);
 
@@ -102,6 +116,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> read_password_message(std::string& body);
   asio::awaitable<void> handle_cancel_request(const wire::StartupPacket& pkt);
   asio::awaitable<bool> greet();
+  // The admin console database instead of a pool (session_console.cpp).
+  asio::awaitable<void> serve_console();
 
   // ---- forwarding (session_forward.cpp)
   asio::awaitable<void> client_loop();
@@ -111,6 +127,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void handle_server_frame(const wire::Frame& f, std::string& to_client, bool& release);
   asio::awaitable<void> server_reader(pool::ServerPtr s, std::shared_ptr<ReaderControl> ctl);
   void release_server();
+  // Clears the links an admin view and cancel routing follow.
+  void unlink_server(pool::ServerConn& s);
+  // Latency histograms at the end of a request (and of a transaction).
+  void record_request_done(char tx_status);
   void server_lost(const pool::ServerPtr& s, std::string cause, std::string initiator, int err_no,
                    std::string message);
   void push_pending(Pending::Kind k);
@@ -140,7 +160,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t id_;
   uint32_t key_pid_ = 0;
   uint32_t cancel_secret_ = 0;
-  std::string peer_;
+  std::string peer_, local_;
   std::string database_, user_, app_name_;
   ParamMap wanted_;  // lower-case GUC name → value the client expects
   std::shared_ptr<pool::Pool> pool_;
@@ -169,6 +189,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<bool> request_in_flight_{false};
   std::atomic<char> tx_status_{'I'};
   std::atomic<bool> attached_{false};
+  std::atomic<uint64_t> linked_server_{0};
+  std::atomic<int64_t> wait_started_ns_{0};
+  int64_t tx_started_ns_ = 0;  // first request of the current transaction; 0 = none
   const SteadyClock::time_point created_ = SteadyClock::now();
 
   std::mutex cancel_mu_;

@@ -82,6 +82,18 @@ void ready_for_query(std::string& out, char status);
 void parse_complete(std::string& out);
 void close_complete(std::string& out);
 
+// Result sets the proxy produces itself (the admin console).
+inline constexpr uint32_t kInt8Oid = 20;
+inline constexpr uint32_t kTextOid = 25;
+struct Column {
+  std::string name;
+  uint32_t type_oid = kTextOid;
+};
+void row_description(std::string& out, const std::vector<Column>& columns);
+void data_row(std::string& out,
+              const std::vector<std::optional<std::string>>& values);  // nullopt = NULL
+void command_complete(std::string& out, std::string_view tag);
+
 // ---- builders (frontend → backend) ----
 void startup_message(std::string& out,
                      const std::vector<std::pair<std::string, std::string>>& params);
