@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "command.hpp"
+#include "pgwarden/admin/api.hpp"
 #include "pgwarden/core/log.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 
@@ -24,6 +25,7 @@ struct ProxyFlags {
   int max_client_conn = 0;
   std::string auth;
   std::vector<std::string> events;
+  std::string admin;
   std::string log_level = "info";
   bool summary = false;
 };
@@ -62,6 +64,14 @@ int run_proxy(const ProxyFlags& f) {
       else
         throw ConfigError("--mode must be session or transaction");
     }
+    if (!f.admin.empty()) {
+      // A bare port means loopback: the API must not be exposed by accident.
+      std::string spec = f.admin.find(':') == std::string::npos ? "127.0.0.1:" + f.admin : f.admin;
+      if (spec.front() == ':') spec = "127.0.0.1" + spec;
+      auto hp = parse_host_port(spec);
+      if (!hp) throw ConfigError(fmt::format("--admin {}: expected HOST:PORT or PORT", f.admin));
+      cfg.admin.listen = *hp;
+    }
     if (f.pool_size > 0) cfg.default_pool_size = f.pool_size;
     if (f.workers >= 0) cfg.workers = f.workers;
     if (f.max_client_conn > 0) cfg.max_client_conn = f.max_client_conn;
@@ -99,6 +109,18 @@ int run_proxy(const ProxyFlags& f) {
   } catch (const std::exception& e) {
     std::cerr << "pgwarden proxy: " << e.what() << "\n";
     return 1;
+  }
+  std::unique_ptr<admin::HttpServer> admin_http;
+  if (cfg.admin.listen) {
+    admin_http = std::make_unique<admin::HttpServer>(*cfg.admin.listen);
+    admin::install_api(*admin_http, {px, bus, metrics, {}, {}});
+    try {
+      admin_http->start();
+    } catch (const std::exception& e) {
+      std::cerr << "pgwarden proxy: " << e.what() << "\n";
+      return 1;
+    }
+    spdlog::info("admin API and /metrics on http://{}", admin_http->bound().str());
   }
   for (auto& hp : px.bound()) spdlog::info("listening on {}", hp.str());
   for (auto& [name, db] : cfg.databases)
@@ -160,6 +182,8 @@ Command add_proxy_command(CLI::App& root) {
   app->add_option("--auth", flags->auth, "client auth: trust, cleartext, md5, scram-sha-256")
       ->check(CLI::IsMember({"trust", "cleartext", "md5", "scram-sha-256"}));
   app->add_option("--events", flags->events, "event sink (repeatable): stdout, file:PATH");
+  app->add_option("--admin", flags->admin,
+                  "HOST:PORT (or PORT, on 127.0.0.1) for /metrics and the JSON admin API");
   app->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off");
   app->add_flag("--summary", flags->summary, "print event and close-cause counts on exit");
   c.run = [flags] {

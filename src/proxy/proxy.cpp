@@ -27,6 +27,7 @@ Proxy::Proxy(ProxyConfig cfg, observe::EventBus& bus, observe::Registry& metrics
   auto r = wire::random_bytes(4);
   // Client-visible backend pids: a random start keeps two proxies apart.
   next_key_pid_ = (wire::read_u32(r.data()) & 0x3fffffff) | 1;
+  register_metrics();
 }
 
 Proxy::~Proxy() {
@@ -55,6 +56,9 @@ void Proxy::bind() {
 void Proxy::run() {
   for (auto& acc : acceptors_) asio::co_spawn(ioc_, accept_loop(*acc), asio::detached);
   asio::co_spawn(ioc_, janitor(), asio::detached);
+  // Probing costs a login per interval: only when someone can read it.
+  if (cfg_.admin.headroom_interval.count() > 0 && (cfg_.admin.listen || !cfg_.alerts.rules.empty()))
+    asio::co_spawn(ioc_, capacity_prober(), asio::detached);
   int n = cfg_.workers > 0 ? cfg_.workers : static_cast<int>(std::thread::hardware_concurrency());
   if (n < 1) n = 1;
   for (int i = 1; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "pgwarden/core/config.hpp"
 #include "pgwarden/observe/bus.hpp"
+#include "pgwarden/pool/capacity.hpp"
 #include "pgwarden/pool/pool.hpp"
 #include "pgwarden/proxy/statement_registry.hpp"
 #include "pgwarden/wire/auth.hpp"
@@ -46,6 +48,8 @@ class Proxy {
   void count_error(const std::string& sqlstate, const char* source);
   std::vector<ClientInfo> clients() const;
   double uptime_seconds() const;
+  // The latest max_connections probe per backend ([admin] headroom_interval).
+  std::vector<pool::ServerCapacity> capacities() const;
   // RELOAD / SIGHUP: re-reads the config file and applies pool sizes; returns
   // "" or why nothing changed.
   std::string reload();
@@ -69,6 +73,8 @@ class Proxy {
  private:
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
   asio::awaitable<void> janitor();
+  asio::awaitable<void> capacity_prober();
+  void register_metrics();
 
   ProxyConfig cfg_;
   observe::EventBus& bus_;
@@ -88,6 +94,9 @@ class Proxy {
   std::unordered_map<uint32_t, std::weak_ptr<Session>> sessions_;
   uint32_t next_key_pid_;
   std::atomic<int> logged_in_{0};
+
+  mutable std::mutex capacity_mu_;
+  std::map<std::string, pool::ServerCapacity> capacities_;
 
   std::mutex scram_mu_;
   std::unordered_map<std::string, wire::ScramSecret> scram_cache_;

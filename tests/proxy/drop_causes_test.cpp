@@ -1,0 +1,295 @@
+// Every way a connection ends, produced for real against PostgreSQL 15 and
+// asserted in the three places a user looks: the event stream, /metrics and
+// the admin API (/api/drops). Each case names the initiator, the cause, the
+// state, the SQLSTATE and what the client felt.
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "http_get.hpp"
+#include "pgwarden/wire/codec.hpp"
+#include "stack.hpp"
+
+namespace pgw::test {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+class Drops : public ProxyTest {
+ protected:
+  void start(const std::string& extra, const std::string& mode = "transaction") {
+    admin_port_ = free_port();
+    start_proxy(extra + fmt::format("\n[admin]\nlisten = \"127.0.0.1:{}\"\n", admin_port_), mode);
+  }
+
+  // Waits for the close event, then checks /metrics and /api/drops agree.
+  json expect_drop(const json& match) {
+    json ev = proxy().wait_event(match);
+    EXPECT_FALSE(ev.is_null()) << "no event like " << match.dump() << "\n" << proxy().stderr_text();
+    if (ev.is_null()) return ev;
+    const std::string side = ev.value("side", ""), initiator = ev.value("initiator", ""),
+                      cause = ev.value("cause", "");
+    auto metrics = http_get(admin_port_, "/metrics");
+    EXPECT_EQ(metrics.status, 200);
+    auto series = fmt::format(
+        "pgwarden_connection_closes_total{{side=\"{}\",initiator=\"{}\",cause=\"{}\"}}", side,
+        initiator, cause);
+    EXPECT_GE(metric_value(metrics.body, series).value_or(0), 1) << series;
+    auto drops = http_get(admin_port_, "/api/drops?cause=" + cause);
+    EXPECT_EQ(drops.status, 200) << drops.body;
+    bool listed = false;
+    for (auto& d : json::parse(drops.body)["events"])
+      listed |= d["conn_id"] == ev["conn_id"] && d["event"] == ev["event"];
+    EXPECT_TRUE(listed) << "conn " << ev["conn_id"] << " not in /api/drops?cause=" << cause;
+    return ev;
+  }
+
+  std::string metrics_text() { return http_get(admin_port_, "/metrics").body; }
+  int admin_port_ = 0;
+};
+
+std::string backend_pid(PGconn* c) {
+  return pq_exec(c, "SELECT pg_backend_pid()").value;
+}
+
+TEST_F(Drops, PgTerminateBackendIsTheServersFatal57P01) {
+  start("", "session");
+  auto c = client();
+  std::string pid = backend_pid(c.get());
+  pg().psql("SELECT pg_terminate_backend(" + pid + ")");
+  auto server = expect_drop({{"event", "server.close"}, {"backend_pid", std::stoi(pid)}});
+  EXPECT_EQ(server["initiator"], "server");
+  EXPECT_EQ(server["cause"], "server_fatal");
+  EXPECT_EQ(server["sqlstate"], "57P01");
+  EXPECT_EQ(server["client_impact"], "disconnected");
+  auto cl = expect_drop({{"event", "client.close"}, {"cause", "server_fatal"}});
+  EXPECT_EQ(cl["sqlstate"], "57P01");
+  EXPECT_EQ(cl["state"], "idle");
+  EXPECT_EQ(cl["client_impact"], "disconnected");
+  auto r = pq_exec(c.get(), "SELECT 1");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(std::string(PQerrorMessage(c.get())).find("terminating connection due to administrator command"),
+            std::string::npos)
+      << PQerrorMessage(c.get());
+}
+
+TEST_F(Drops, ServerIdleSessionTimeoutIs57P05) {
+  start("", "session");
+  auto c = client();
+  ASSERT_TRUE(pq_exec(c.get(), "SET idle_session_timeout = '300ms'").ok);
+  auto server = expect_drop({{"event", "server.close"}, {"sqlstate", "57P05"}});
+  EXPECT_EQ(server["cause"], "server_fatal");
+  EXPECT_EQ(server["initiator"], "server");
+  auto cl = expect_drop({{"event", "client.close"}, {"sqlstate", "57P05"}});
+  EXPECT_EQ(cl["client_impact"], "disconnected");
+}
+
+TEST_F(Drops, ServerIdleInTransactionTimeoutIs25P03) {
+  start("");
+  auto c = client();
+  ASSERT_TRUE(pq_exec(c.get(), "BEGIN").ok);
+  ASSERT_TRUE(pq_exec(c.get(), "SET LOCAL idle_in_transaction_session_timeout = '300ms'").ok);
+  auto server = expect_drop({{"event", "server.close"}, {"sqlstate", "25P03"}});
+  EXPECT_EQ(server["state"], "in_transaction");
+  EXPECT_EQ(server["client_impact"], "disconnected");
+  auto cl = expect_drop({{"event", "client.close"}, {"sqlstate", "25P03"}});
+  EXPECT_EQ(cl["cause"], "server_fatal");
+  EXPECT_EQ(cl["state"], "in_transaction");
+}
+
+TEST_F(Drops, StatementTimeoutIsAnErrorNotADrop) {
+  start("");
+  auto c = client();
+  auto r = pq_exec(c.get(), "SET statement_timeout = '100ms'; SELECT pg_sleep(2)");
+  EXPECT_EQ(r.sqlstate, "57014");
+  EXPECT_EQ(pq_exec(c.get(), "SELECT 5").value, "5");  // the connection lives on
+  EXPECT_EQ(metric_value(metrics_text(),
+                         "pgwarden_errors_total{sqlstate=\"57014\",source=\"server\"}"),
+            1.0);
+  for (auto& e : proxy().events()) EXPECT_NE(e["event"], "client.close") << e.dump();
+}
+
+TEST_F(Drops, ServerProcessKilledIsServerEof) {
+  start("", "session");
+  auto c = client();
+  std::string pid = backend_pid(c.get());
+  ASSERT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+  auto server = expect_drop({{"event", "server.close"}, {"backend_pid", std::stoi(pid)}});
+  EXPECT_EQ(server["cause"], "server_eof");
+  EXPECT_EQ(server["initiator"], "server");
+  auto cl = expect_drop({{"event", "client.close"}, {"cause", "server_eof"}});
+  EXPECT_EQ(cl["sqlstate"], "08006");  // pgwarden's message names the lost link
+  EXPECT_NE(cl["message"].get<std::string>().find("lost (server_eof"), std::string::npos)
+      << cl["message"];
+  // The postmaster restarts after the crash; let it settle for the next test.
+  for (int i = 0; i < 100 && pq_exec(client().get(), "SELECT 1").value != "1"; ++i)
+    std::this_thread::sleep_for(100ms);
+}
+
+// A logged-in raw client (trust auth), for ending the TCP connection by hand.
+int raw_login(int port) {
+  int fd = raw_connect(port);
+  std::string s;
+  wire::startup_message(s, {{"user", "app"}, {"database", "app"}});
+  ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+  std::string got;
+  char buf[4096];
+  while (got.find('Z') == std::string::npos || got.size() < 6) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return fd;
+}
+
+TEST_F(Drops, ClientResetIsPeerReset) {
+  start("auth_type = \"trust\"\n");
+  int fd = raw_login(proxy().port());
+  linger l{1, 0};
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l), 0);
+  ::close(fd);  // RST
+  auto cl = expect_drop({{"event", "client.close"}, {"cause", "peer_reset"}});
+  EXPECT_EQ(cl["initiator"], "client");
+  EXPECT_EQ(cl["errno"], ECONNRESET);
+  EXPECT_EQ(cl["client_impact"], "none");
+}
+
+TEST_F(Drops, ClientHalfCloseIsClientEof) {
+  start("auth_type = \"trust\"\n");
+  int fd = raw_login(proxy().port());
+  ::shutdown(fd, SHUT_WR);
+  auto cl = expect_drop({{"event", "client.close"}, {"cause", "client_eof"}});
+  EXPECT_EQ(cl["initiator"], "client");
+  EXPECT_EQ(cl["state"], "idle");
+  ::close(fd);
+}
+
+TEST_F(Drops, ProxyTimeoutsAndLimitsNameThemselves) {
+  struct Case {
+    std::string toml, cause, sqlstate;
+    std::function<void(Drops&)> provoke;
+  };
+  std::vector<Case> cases = {
+      {"[timeouts]\nclient_idle_timeout = \"300ms\"\n", "client_idle_timeout", "57P05",
+       [](Drops& t) {
+         auto c = t.client();
+         std::this_thread::sleep_for(1s);
+       }},
+      {"[timeouts]\nidle_transaction_timeout = \"300ms\"\n", "idle_transaction_timeout", "25P03",
+       [](Drops& t) {
+         auto c = t.client();
+         pq_exec(c.get(), "BEGIN");
+         std::this_thread::sleep_for(1s);
+       }},
+      {"[timeouts]\nquery_timeout = \"300ms\"\n", "query_timeout", "57014",
+       [](Drops& t) { pq_exec(t.client().get(), "SELECT pg_sleep(3)"); }},
+      {"[timeouts]\nclient_login_timeout = \"300ms\"\n", "client_login_timeout", "57014",
+       [](Drops& t) {
+         int fd = raw_connect(t.proxy().port());
+         std::this_thread::sleep_for(1s);
+         ::close(fd);
+       }},
+      {"max_client_conn = 1\n", "max_client_conn", "53300",
+       [](Drops& t) {
+         auto a = t.client();
+         auto b = t.client();
+       }},
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.cause);
+    start(c.toml);
+    c.provoke(*this);
+    auto ev = expect_drop({{"event", "client.close"}, {"cause", c.cause}});
+    EXPECT_EQ(ev["initiator"], "proxy");
+    EXPECT_EQ(ev["sqlstate"], c.sqlstate);
+    EXPECT_EQ(ev["client_impact"], "disconnected");
+    EXPECT_EQ(metric_value(metrics_text(), "pgwarden_errors_total{sqlstate=\"" + c.sqlstate +
+                                               "\",source=\"proxy\"}"),
+              1.0);
+  }
+  // The wait timeout is a refusal, not a drop: the client stays connected.
+  start("default_pool_size = 1\n[timeouts]\nquery_wait_timeout = \"300ms\"\n");
+  auto holder = client();
+  pq_exec(holder.get(), "BEGIN");
+  auto waiter = client();
+  EXPECT_EQ(pq_exec(waiter.get(), "SELECT 1").sqlstate, "53000");
+  auto ev = proxy().wait_event({{"event", "pool.timeout"}});
+  EXPECT_EQ(ev["cause"], "query_wait_timeout");
+  EXPECT_EQ(ev["client_impact"], "error_returned");
+  proxy().wait_event({{"event", "pool.wait"}});
+  EXPECT_EQ(metric_value(metrics_text(), "pgwarden_pool_wait_timeouts_total{pool=\"app/app\"}"),
+            1.0);
+  EXPECT_EQ(pq_exec(holder.get(), "COMMIT").ok, true);
+  EXPECT_EQ(pq_exec(waiter.get(), "SELECT 3").value, "3");
+}
+
+TEST_F(Drops, ServerIdleTimeoutAndLifetimeAreProxyPolicies) {
+  start("[timeouts]\nserver_idle_timeout = \"1s\"\n");
+  pq_exec(client().get(), "SELECT 1");
+  auto idle = expect_drop({{"event", "server.close"}, {"cause", "idle_timeout"}});
+  EXPECT_EQ(idle["initiator"], "proxy");
+  start("[timeouts]\nserver_lifetime = \"1s\"\n");
+  {
+    auto c = client();
+    pq_exec(c.get(), "SELECT 1");
+    std::this_thread::sleep_for(1200ms);
+    pq_exec(c.get(), "SELECT 1");
+  }
+  auto life = expect_drop({{"event", "server.close"}, {"cause", "lifetime"}});
+  EXPECT_EQ(life["initiator"], "proxy");
+}
+
+// A server of its own: stopping and filling it must not disturb the others.
+class OwnServer : public ::testing::Test {};
+
+TEST_F(OwnServer, FastStopAndMaxConnectionsAreNamed) {
+  PgCluster pg({.settings = {{"max_connections", "5"}, {"superuser_reserved_connections", "1"}}});
+  pg.psql("CREATE ROLE app LOGIN PASSWORD 'app-pw'");
+  pg.psql("CREATE DATABASE app OWNER app");
+  int admin_port = free_port();
+  ProxyProcess px(fmt::format("pool_mode = \"session\"\n[admin]\nlisten = \"127.0.0.1:{}\"\n"
+                              "headroom_interval = \"300ms\"\n[databases.app]\nhost = "
+                              "\"127.0.0.1\"\nport = {}\n[users.app]\npassword = \"app-pw\"\n",
+                              admin_port, pg.port()));
+  std::vector<Conn> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(pq_connect(px.conninfo("app", "app-pw", "app")));
+    ASSERT_EQ(PQstatus(held.back().get()), CONNECTION_OK) << PQerrorMessage(held.back().get());
+    ASSERT_EQ(pq_exec(held.back().get(), "SELECT 1").value, "1");
+  }
+  // 5 slots, 1 reserved for superusers, 4 taken: the next login is refused.
+  auto refused = pq_connect(px.conninfo("app", "app-pw", "app"));
+  EXPECT_NE(PQstatus(refused.get()), CONNECTION_OK);
+  EXPECT_NE(std::string(PQerrorMessage(refused.get())).find("53300"), std::string::npos)
+      << PQerrorMessage(refused.get());
+  auto failed = px.wait_event({{"event", "server.connect_failed"}, {"sqlstate", "53300"}});
+  EXPECT_EQ(failed["cause"], "server_login_failed");
+  EXPECT_EQ(failed["initiator"], "server");
+  // The capacity probe sees the same wall: no headroom.
+  std::optional<double> headroom;
+  for (int i = 0; i < 50; ++i) {
+    headroom = metric_value(http_get(admin_port, "/metrics").body,
+                            fmt::format("pgwarden_server_connection_headroom{{backend=\"127.0.0.1:{}\"}}",
+                                        pg.port()));
+    if (headroom && *headroom == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(headroom, 0.0);
+
+  pg.stop("fast");
+  auto server = px.wait_event({{"event", "server.close"}, {"sqlstate", "57P01"}});
+  EXPECT_EQ(server["cause"], "server_fatal");
+  EXPECT_EQ(server["initiator"], "server");
+  auto cl = px.wait_event({{"event", "client.close"}, {"sqlstate", "57P01"}});
+  EXPECT_EQ(cl["client_impact"], "disconnected");
+  auto drops = json::parse(http_get(admin_port, "/api/drops?cause=server_fatal").body);
+  EXPECT_GE(drops["count"].get<int>(), 8) << drops.dump();  // 4 servers + 4 clients
+}
+
+}  // namespace
+}  // namespace pgw::test
