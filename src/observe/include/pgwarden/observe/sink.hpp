@@ -38,19 +38,19 @@ class Transport {
 };
 
 struct SinkOptions {
-  std::string name;             // "stdout", "file:/var/log/x", "loki:http://...": labels metrics
-  size_t queue_size = 10'000;   // events buffered before drops begin
-  size_t batch_size = 500;      // events per deliver() call at most
+  std::string name;            // "stdout", "file:/var/log/x", "loki:http://...": labels metrics
+  size_t queue_size = 10'000;  // events buffered before drops begin
+  size_t batch_size = 500;     // events per deliver() call at most
   std::chrono::milliseconds flush_interval{200};  // longest an event waits for a batch to fill
   std::chrono::milliseconds retry_min{200}, retry_max{10'000};  // backoff between failed tries
 };
 
 struct SinkHealth {
   std::string name;
-  bool up = true;             // last delivery attempt succeeded
-  uint64_t sent = 0;          // events delivered
-  uint64_t dropped = 0;       // events lost because the queue was full
-  uint64_t failures = 0;      // failed deliver() calls
+  bool up = true;         // last delivery attempt succeeded
+  uint64_t sent = 0;      // events delivered
+  uint64_t dropped = 0;   // events lost because the queue was full
+  uint64_t failures = 0;  // failed deliver() calls
   size_t queued = 0;
   std::string last_error;
 };
