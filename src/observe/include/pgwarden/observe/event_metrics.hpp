@@ -8,5 +8,7 @@
 namespace pgw::observe {
 
 void count_events_into(Registry& metrics, EventBus& bus);
+// pgwarden_sink_* from each sink's health, refreshed at every scrape.
+void export_sink_health(Registry& metrics, EventBus& bus);
 
 }  // namespace pgw::observe
