@@ -13,8 +13,8 @@
 namespace pgw::admin {
 
 struct HttpRequest {
-  std::string method;  // GET, POST, ...
-  std::string path;    // "/api/drops" (no query string), percent-decoded
+  std::string method;                        // GET, POST, ...
+  std::string path;                          // "/api/drops" (no query string), percent-decoded
   std::map<std::string, std::string> query;  // ?cause=server_fatal&since=... (decoded)
   std::string body;
 };

@@ -99,10 +99,10 @@ struct AdminConfig {
 
 struct ForensicsConfig {
   bool enabled = true;
-  Millis window{900'000};   // closes considered
-  int min_count = 3;        // closes needed before a pattern is named
+  Millis window{900'000};  // closes considered
+  int min_count = 3;       // closes needed before a pattern is named
   Millis burst_window{1'000};
-  int burst_min = 5;        // closes of distinct connections within burst_window
+  int burst_min = 5;  // closes of distinct connections within burst_window
   Millis evaluate_every{5'000};
 };
 
