@@ -1,4 +1,5 @@
 // `pgwarden proxy`: run the pooling proxy from a TOML file or from flags.
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -8,6 +9,7 @@
 
 #include "command.hpp"
 #include "pgwarden/core/log.hpp"
+#include "pgwarden/export/sink_factory.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 
 namespace pgw::cli {
@@ -78,14 +80,10 @@ int run_proxy(const ProxyFlags& f) {
 
   observe::EventBus bus;
   try {
-    for (auto& sink : f.events) {
-      if (sink == "stdout")
-        bus.add_sink(observe::JsonLinesSink::to_stdout());
-      else if (sink.starts_with("file:"))
-        bus.add_sink(observe::JsonLinesSink::to_file(sink.substr(5)));
-      else
-        throw std::runtime_error("--events " + sink + ": expected stdout or file:PATH");
-    }
+    bus.set_recent_capacity(static_cast<size_t>(std::max(cfg.events.recent, 0)));
+    for (auto& sink : cfg.events.sinks) bus.add_sink(exporter::make_sink(sink, bus));
+    for (auto& spec : f.events)
+      bus.add_sink(exporter::make_sink(exporter::parse_sink_spec(spec), bus));
   } catch (const std::exception& e) {
     std::cerr << "pgwarden proxy: " << e.what() << "\n";
     return 2;
@@ -103,16 +101,18 @@ int run_proxy(const ProxyFlags& f) {
     spdlog::info("database {} -> {}:{}/{} ({} mode)", name, db.host, db.port, db.dbname,
                  to_string(db.pool_mode.value_or(cfg.pool_mode)));
 
-  // Signals: SIGINT/SIGTERM stop; handled by a watcher thread, not in the handler.
+  // Signals: SIGINT/SIGTERM stop, SIGUSR1 reopens event files (logrotate);
+  // handled by a watcher thread, not in the handler.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   std::thread watcher([&] {
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGUSR1) bus.reopen_sinks();
     spdlog::info("received signal {}, shutting down", sig);
     px.stop();
   });
@@ -149,7 +149,9 @@ Command add_proxy_command(CLI::App& root) {
       ->check(CLI::Range(1, 1000000));
   app->add_option("--auth", flags->auth, "client auth: trust, cleartext, md5, scram-sha-256")
       ->check(CLI::IsMember({"trust", "cleartext", "md5", "scram-sha-256"}));
-  app->add_option("--events", flags->events, "event sink (repeatable): stdout, file:PATH");
+  app->add_option("--events", flags->events,
+                  "event sink (repeatable): stdout, file:PATH, syslog[:ADDRESS], loki:URL, "
+                  "otlp:URL (docs/sinks.md)");
   app->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off");
   app->add_flag("--summary", flags->summary, "print event and close-cause counts on exit");
   c.run = [flags] {
