@@ -15,8 +15,8 @@ Monitor::Monitor(const ProxyConfig& cfg, proxy::Proxy& proxy, observe::EventBus&
     : cfg_(cfg),
       proxy_(proxy),
       bus_(bus),
-      forensics_(cfg.forensics),
-      alerts_(cfg.alerts),
+      forensics_(std::make_shared<observe::Forensics>(cfg.forensics)),
+      alerts_(std::make_shared<observe::AlertEngine>(cfg.alerts)),
       findings_gauge_(metrics.gauge("pgwarden_forensic_findings",
                                     "Drop patterns found in the forensics window, by kind",
                                     {"kind"})),
@@ -26,10 +26,10 @@ Monitor::Monitor(const ProxyConfig& cfg, proxy::Proxy& proxy, observe::EventBus&
                                         "Alert notices the webhook did not accept", {})) {
   for (const auto& r : cfg.alerts.rules) firing_gauge_.with({r.name}).set(0);
   // Both only append to their windows: cheap enough for the publishing thread.
-  bus_.add_listener([this](const observe::ConnectionEvent& e) {
+  bus_.add_listener([forensics = forensics_, alerts = alerts_](const observe::ConnectionEvent& e) {
     if (e.event == "forensics.finding" || e.event.starts_with("alert.")) return;
-    forensics_.on_event(e);
-    alerts_.on_event(e);
+    forensics->on_event(e);
+    alerts->on_event(e);
   });
 }
 
@@ -65,26 +65,26 @@ void Monitor::run() {
 
 void Monitor::tick(SystemClock::time_point now) {
   for (const auto& cap : proxy_.capacities())
-    alerts_.set_headroom(cap.backend, cap.up ? (cap.max_connections ? cap.headroom() : 0) : -1);
+    alerts_->set_headroom(cap.backend, cap.up ? (cap.max_connections ? cap.headroom() : 0) : -1);
   for (const auto& h : bus_.sink_health()) {
     if (h.up) {
       sink_down_since_.erase(h.name);
-      alerts_.set_sink_down(h.name, false, now);
+      alerts_->set_sink_down(h.name, false, now);
     } else {
       auto since = sink_down_since_.emplace(h.name, now).first->second;
-      alerts_.set_sink_down(h.name, true, since);
+      alerts_->set_sink_down(h.name, true, since);
     }
   }
 
   if (cfg_.forensics.enabled) {
-    auto eval = forensics_.evaluate(now);
+    auto eval = forensics_->evaluate(now);
     std::map<std::string, int> by_kind;
     for (const auto& f : eval.all) by_kind[f.kind]++;
     findings_gauge_.clear();
     for (auto& [kind, n] : by_kind) findings_gauge_.with({kind}).set(n);
     for (const auto& f : eval.fresh) bus_.publish(observe::finding_event(f));
   }
-  for (const auto& notice : alerts_.evaluate(now)) {
+  for (const auto& notice : alerts_->evaluate(now)) {
     firing_gauge_.with({notice.rule}).set(notice.status == "resolved" ? 0 : 1);
     bus_.publish(observe::notice_event(notice));
     deliver(notice);
@@ -103,13 +103,13 @@ void Monitor::deliver(const observe::AlertNotice& n) {
 
 nlohmann::json Monitor::findings_json() const {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& f : forensics_.findings()) out.push_back(observe::to_json(f));
+  for (const auto& f : forensics_->findings()) out.push_back(observe::to_json(f));
   return out;
 }
 
 nlohmann::json Monitor::alerts_json() const {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& s : alerts_.states()) out.push_back(observe::to_json(s));
+  for (const auto& s : alerts_->states()) out.push_back(observe::to_json(s));
   return out;
 }
 

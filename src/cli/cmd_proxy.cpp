@@ -1,4 +1,5 @@
 // `pgwarden proxy`: run the pooling proxy from a TOML file or from flags.
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -8,7 +9,10 @@
 
 #include "command.hpp"
 #include "pgwarden/admin/api.hpp"
+#include "pgwarden/admin/monitor.hpp"
+#include "pgwarden/observe/event_metrics.hpp"
 #include "pgwarden/core/log.hpp"
+#include "pgwarden/export/sink_factory.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 
 namespace pgw::cli {
@@ -81,6 +85,11 @@ int run_proxy(const ProxyFlags& f) {
     }
     if (cfg.source.empty()) cfg.source = "command line";
     validate(cfg);
+    observe::validate_forensics(cfg.forensics);
+    observe::validate_alerts(cfg.alerts);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "pgwarden proxy: " << cfg.source << ": " << e.what() << "\n";
+    return 2;
   } catch (const ConfigError& e) {
     std::cerr << "pgwarden proxy: " << e.what() << "\n";
     return 2;
@@ -88,21 +97,25 @@ int run_proxy(const ProxyFlags& f) {
 
   observe::EventBus bus;
   try {
-    for (auto& sink : f.events) {
-      if (sink == "stdout")
-        bus.add_sink(observe::JsonLinesSink::to_stdout());
-      else if (sink.starts_with("file:"))
-        bus.add_sink(observe::JsonLinesSink::to_file(sink.substr(5)));
-      else
-        throw std::runtime_error("--events " + sink + ": expected stdout or file:PATH");
-    }
+    bus.set_recent_capacity(static_cast<size_t>(std::max(cfg.events.recent, 0)));
+    for (auto& sink : cfg.events.sinks) bus.add_sink(exporter::make_sink(sink, bus));
+    for (auto& spec : f.events)
+      bus.add_sink(exporter::make_sink(exporter::parse_sink_spec(spec), bus));
   } catch (const std::exception& e) {
     std::cerr << "pgwarden proxy: " << e.what() << "\n";
     return 2;
   }
 
   observe::Registry metrics;
+  observe::count_events_into(metrics, bus);
+  observe::export_sink_health(metrics, bus);
   proxy::Proxy px(cfg, bus, metrics);
+  // Forensics and alerts watch the event stream from their own thread.
+  std::unique_ptr<admin::Monitor> monitor;
+  if (cfg.forensics.enabled || !cfg.alerts.rules.empty()) {
+    monitor = std::make_unique<admin::Monitor>(cfg, px, bus, metrics);
+    monitor->start();
+  }
   if (!f.config.empty()) px.set_config_path(f.config);
   try {
     px.bind();
@@ -113,7 +126,12 @@ int run_proxy(const ProxyFlags& f) {
   std::unique_ptr<admin::HttpServer> admin_http;
   if (cfg.admin.listen) {
     admin_http = std::make_unique<admin::HttpServer>(*cfg.admin.listen);
-    admin::install_api(*admin_http, {px, bus, metrics, {}, {}});
+    admin::ApiSources api{px, bus, metrics, {}, {}};
+    if (monitor) {
+      api.findings = [m = monitor.get()] { return m->findings_json(); };
+      api.alerts = [m = monitor.get()] { return m->alerts_json(); };
+    }
+    admin::install_api(*admin_http, std::move(api));
     try {
       admin_http->start();
     } catch (const std::exception& e) {
@@ -127,18 +145,24 @@ int run_proxy(const ProxyFlags& f) {
     spdlog::info("database {} -> {}:{}/{} ({} mode)", name, db.host, db.port, db.dbname,
                  to_string(db.pool_mode.value_or(cfg.pool_mode)));
 
-  // Signals: SIGINT/SIGTERM stop; handled by a watcher thread, not in the handler.
+  // Signals: SIGINT/SIGTERM stop, SIGUSR1 reopens event files (logrotate);
+  // handled by a watcher thread, not in the handler.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   std::thread watcher([&] {
     for (;;) {
       int sig = 0;
       sigwait(&set, &sig);
+      if (sig == SIGUSR1) {
+        bus.reopen_sinks();  // logrotate moved the event file
+        continue;
+      }
       if (sig == SIGHUP) {
         if (auto problem = px.reload(); !problem.empty()) spdlog::error("SIGHUP: {}", problem);
         continue;
@@ -152,6 +176,9 @@ int run_proxy(const ProxyFlags& f) {
   // Wake the watcher if run() ended on its own.
   pthread_kill(watcher.native_handle(), SIGTERM);
   watcher.join();
+  if (admin_http) admin_http->stop();
+  if (monitor) monitor->stop();
+  bus.flush(std::chrono::seconds(2));  // what the sinks still hold
   if (f.summary) print_summary(bus);
   return 0;
 }
@@ -181,7 +208,9 @@ Command add_proxy_command(CLI::App& root) {
       ->check(CLI::Range(1, 1000000));
   app->add_option("--auth", flags->auth, "client auth: trust, cleartext, md5, scram-sha-256")
       ->check(CLI::IsMember({"trust", "cleartext", "md5", "scram-sha-256"}));
-  app->add_option("--events", flags->events, "event sink (repeatable): stdout, file:PATH");
+  app->add_option("--events", flags->events,
+                  "event sink (repeatable): stdout, file:PATH, syslog[:ADDRESS], loki:URL, "
+                  "otlp:URL (docs/sinks.md)");
   app->add_option("--admin", flags->admin,
                   "HOST:PORT (or PORT, on 127.0.0.1) for /metrics and the JSON admin API");
   app->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off");

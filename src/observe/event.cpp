@@ -48,6 +48,8 @@ std::string to_json(const ConnectionEvent& e) {
     j["bytes_out"] = e.bytes_out;
   }
   str("client_impact", e.client_impact);
+  str("sink", e.sink);
+  num("count", e.count);
   // Invalid UTF-8 from a peer must not make the record unserialisable.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -39,8 +39,9 @@ class Monitor {
   const ProxyConfig& cfg_;
   proxy::Proxy& proxy_;
   observe::EventBus& bus_;
-  observe::Forensics forensics_;
-  observe::AlertEngine alerts_;
+  // Shared with the bus listener, which may outlive the monitor.
+  std::shared_ptr<observe::Forensics> forensics_;
+  std::shared_ptr<observe::AlertEngine> alerts_;
   observe::Family<observe::Gauge>& findings_gauge_;
   observe::Family<observe::Gauge>& firing_gauge_;
   observe::Family<observe::Counter>& webhook_failures_;

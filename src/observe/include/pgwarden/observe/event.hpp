@@ -35,6 +35,10 @@ struct ConnectionEvent {
   std::string client_impact;  // none | error_returned | disconnected | rescued
   std::string pool;           // database/user
   int64_t wait_ms = -1;
+  // sink.failing / sink.recovered: which event sink, and (recovered) how many
+  // events it dropped meanwhile.
+  std::string sink;
+  int64_t count = -1;
 };
 
 // RFC 3339 UTC with microseconds: 2026-11-27T03:04:05.123456Z

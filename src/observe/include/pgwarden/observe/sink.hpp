@@ -58,7 +58,9 @@ struct SinkHealth {
 class AsyncSink {
  public:
   // `announce` is called from the sink thread with a sink.failing /
-  // sink.recovered event for the other sinks (the bus publishes it).
+  // sink.recovered event for the other sinks (the bus publishes it). No lock
+  // of the sink is held during the call, so it may push() to this very sink;
+  // a sink's own announcement is queued even when the queue is full.
   AsyncSink(SinkOptions opts, std::unique_ptr<Transport> transport,
             std::function<void(ConnectionEvent)> announce = {});
   ~AsyncSink();  // delivers what is queued (bounded by one retry), then stops the thread
@@ -68,18 +70,36 @@ class AsyncSink {
   void push(const ConnectionEvent& e, const std::string& json);  // never blocks on I/O
   void request_reopen();
   // Waits until the queue is empty or `timeout` passes; true if emptied.
+  // A partial batch is delivered at once instead of after flush_interval.
   bool flush(std::chrono::milliseconds timeout);
+  // After return, `announce` is never called again (waits for a call in
+  // progress). The bus calls it on every sink before destroying any, so no
+  // sink thread announces into a sink being destroyed.
+  void stop_announcing();
+  // `queued` counts the batch being delivered as well as the waiting events.
   SinkHealth health() const;
+  const std::string& name() const { return opts_.name; }
 
  private:
   void run();
+  // Takes the next batch into `batch` (under `lock`); false when stopping with nothing left.
+  bool next_batch(std::unique_lock<std::mutex>& lock, std::vector<SerializedEvent>& batch);
+  bool deliver_with_retry(std::unique_lock<std::mutex>& lock,
+                          const std::vector<SerializedEvent>& batch);
+  void announce(std::unique_lock<std::mutex>& lock, ConnectionEvent e);
+  ConnectionEvent failing_event(const std::string& error) const;
+  ConnectionEvent recovered_event(uint64_t dropped) const;
+
   SinkOptions opts_;
   std::unique_ptr<Transport> transport_;
   std::function<void(ConnectionEvent)> announce_;
   mutable std::mutex mu_;
   std::condition_variable cv_, drained_;
   std::deque<SerializedEvent> queue_;
-  bool stopping_ = false, reopen_ = false, in_flight_ = false;
+  bool stopping_ = false, reopen_ = false, announcing_ = false, muted_ = false;
+  size_t in_flight_ = 0;   // events of the batch being delivered
+  int flush_waiters_ = 0;  // flush() callers: deliver partial batches now
+  bool failing_ = false;   // sink.failing announced, sink.recovered not yet
   SinkHealth health_;
   uint64_t dropped_since_announce_ = 0;
   std::thread thread_;
