@@ -20,8 +20,8 @@ Monitor::Monitor(const ProxyConfig& cfg, proxy::Proxy& proxy, observe::EventBus&
       findings_gauge_(metrics.gauge("pgwarden_forensic_findings",
                                     "Drop patterns found in the forensics window, by kind",
                                     {"kind"})),
-      firing_gauge_(metrics.gauge("pgwarden_alerts_firing", "1 while an alert rule fires",
-                                  {"alert"})),
+      firing_gauge_(
+          metrics.gauge("pgwarden_alerts_firing", "1 while an alert rule fires", {"alert"})),
       webhook_failures_(metrics.counter("pgwarden_alert_webhook_failures_total",
                                         "Alert notices the webhook did not accept", {})) {
   for (const auto& r : cfg.alerts.rules) firing_gauge_.with({r.name}).set(0);

@@ -10,9 +10,9 @@
 #include "command.hpp"
 #include "pgwarden/admin/api.hpp"
 #include "pgwarden/admin/monitor.hpp"
-#include "pgwarden/observe/event_metrics.hpp"
 #include "pgwarden/core/log.hpp"
 #include "pgwarden/export/sink_factory.hpp"
+#include "pgwarden/observe/event_metrics.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 
 namespace pgw::cli {

@@ -31,8 +31,8 @@ void export_sink_health(Registry& metrics, EventBus& bus) {
       metrics.counter("pgwarden_sink_events_sent_total", "Events the sink delivered", {"sink"});
   auto& dropped = metrics.counter("pgwarden_sink_events_dropped_total",
                                   "Events lost because the sink's queue was full", {"sink"});
-  auto& failures = metrics.counter("pgwarden_sink_failures_total",
-                                   "Delivery attempts that failed", {"sink"});
+  auto& failures =
+      metrics.counter("pgwarden_sink_failures_total", "Delivery attempts that failed", {"sink"});
   // Sinks count on their own; counters advance by the difference since the last scrape.
   struct Seen {
     uint64_t sent = 0, dropped = 0, failures = 0;

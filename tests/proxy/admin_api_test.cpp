@@ -66,14 +66,12 @@ TEST_F(AdminApi, MetricsAndApiDescribeTheLiveTraffic) {
   const std::string& m = scrape.body;
   // 10 SELECTs, BEGIN and pg_backend_pid(): 12 requests; 10 finished transactions.
   EXPECT_EQ(metric_value(m, "pgwarden_query_duration_seconds_count{pool=\"app/app\"}"), 12.0);
-  EXPECT_EQ(metric_value(m, "pgwarden_transaction_duration_seconds_count{pool=\"app/app\"}"),
-            10.0);
+  EXPECT_EQ(metric_value(m, "pgwarden_transaction_duration_seconds_count{pool=\"app/app\"}"), 10.0);
   EXPECT_EQ(metric_value(m, "pgwarden_client_connections{pool=\"app/app\",state=\"idle\"}"), 2.0);
   EXPECT_EQ(
       metric_value(m, "pgwarden_client_connections{pool=\"app/app\",state=\"in_transaction\"}"),
       1.0);
-  EXPECT_EQ(metric_value(m, "pgwarden_server_connections{pool=\"app/app\",state=\"active\"}"),
-            1.0);
+  EXPECT_EQ(metric_value(m, "pgwarden_server_connections{pool=\"app/app\",state=\"active\"}"), 1.0);
   EXPECT_EQ(metric_value(m, "pgwarden_connections_opened_total{side=\"client\"}"), 3.0);
   EXPECT_GT(metric_value(m, "pgwarden_client_received_bytes_total{pool=\"app/app\"}").value_or(0),
             0);

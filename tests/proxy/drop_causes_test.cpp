@@ -21,6 +21,10 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 
 class Drops : public ProxyTest {
+ public:
+  using ProxyTest::client;  // the provoking lambdas below drive clients
+  using ProxyTest::proxy;
+
  protected:
   void start(const std::string& extra, const std::string& mode = "transaction") {
     admin_port_ = free_port();
@@ -36,9 +40,9 @@ class Drops : public ProxyTest {
                       cause = ev.value("cause", "");
     auto metrics = http_get(admin_port_, "/metrics");
     EXPECT_EQ(metrics.status, 200);
-    auto series = fmt::format(
-        "pgwarden_connection_closes_total{{side=\"{}\",initiator=\"{}\",cause=\"{}\"}}", side,
-        initiator, cause);
+    auto series =
+        fmt::format("pgwarden_connection_closes_total{{side=\"{}\",initiator=\"{}\",cause=\"{}\"}}",
+                    side, initiator, cause);
     EXPECT_GE(metric_value(metrics.body, series).value_or(0), 1) << series;
     auto drops = http_get(admin_port_, "/api/drops?cause=" + cause);
     EXPECT_EQ(drops.status, 200) << drops.body;
@@ -73,7 +77,8 @@ TEST_F(Drops, PgTerminateBackendIsTheServersFatal57P01) {
   EXPECT_EQ(cl["client_impact"], "disconnected");
   auto r = pq_exec(c.get(), "SELECT 1");
   EXPECT_FALSE(r.ok);
-  EXPECT_NE(std::string(PQerrorMessage(c.get())).find("terminating connection due to administrator command"),
+  EXPECT_NE(std::string(PQerrorMessage(c.get()))
+                .find("terminating connection due to administrator command"),
             std::string::npos)
       << PQerrorMessage(c.get());
 }
@@ -108,9 +113,9 @@ TEST_F(Drops, StatementTimeoutIsAnErrorNotADrop) {
   auto r = pq_exec(c.get(), "SET statement_timeout = '100ms'; SELECT pg_sleep(2)");
   EXPECT_EQ(r.sqlstate, "57014");
   EXPECT_EQ(pq_exec(c.get(), "SELECT 5").value, "5");  // the connection lives on
-  EXPECT_EQ(metric_value(metrics_text(),
-                         "pgwarden_errors_total{sqlstate=\"57014\",source=\"server\"}"),
-            1.0);
+  EXPECT_EQ(
+      metric_value(metrics_text(), "pgwarden_errors_total{sqlstate=\"57014\",source=\"server\"}"),
+      1.0);
   for (auto& e : proxy().events()) EXPECT_NE(e["event"], "client.close") << e.dump();
 }
 
@@ -252,10 +257,11 @@ TEST_F(OwnServer, FastStopAndMaxConnectionsAreNamed) {
   pg.psql("CREATE ROLE app LOGIN PASSWORD 'app-pw'");
   pg.psql("CREATE DATABASE app OWNER app");
   int admin_port = free_port();
-  ProxyProcess px(fmt::format("pool_mode = \"session\"\n[admin]\nlisten = \"127.0.0.1:{}\"\n"
-                              "headroom_interval = \"300ms\"\n[databases.app]\nhost = "
-                              "\"127.0.0.1\"\nport = {}\n[users.app]\npassword = \"app-pw\"\n",
-                              admin_port, pg.port()));
+  ProxyProcess px(
+      fmt::format("pool_mode = \"session\"\n[admin]\nlisten = \"127.0.0.1:{}\"\n"
+                  "headroom_interval = \"300ms\"\n[databases.app]\nhost = "
+                  "\"127.0.0.1\"\nport = {}\n[users.app]\npassword = \"app-pw\"\n",
+                  admin_port, pg.port()));
   std::vector<Conn> held;
   for (int i = 0; i < 4; ++i) {
     held.push_back(pq_connect(px.conninfo("app", "app-pw", "app")));
@@ -273,9 +279,9 @@ TEST_F(OwnServer, FastStopAndMaxConnectionsAreNamed) {
   // The capacity probe sees the same wall: no headroom.
   std::optional<double> headroom;
   for (int i = 0; i < 50; ++i) {
-    headroom = metric_value(http_get(admin_port, "/metrics").body,
-                            fmt::format("pgwarden_server_connection_headroom{{backend=\"127.0.0.1:{}\"}}",
-                                        pg.port()));
+    headroom = metric_value(
+        http_get(admin_port, "/metrics").body,
+        fmt::format("pgwarden_server_connection_headroom{{backend=\"127.0.0.1:{}\"}}", pg.port()));
     if (headroom && *headroom == 0) break;
     std::this_thread::sleep_for(100ms);
   }
