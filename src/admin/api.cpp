@@ -190,6 +190,8 @@ std::optional<observe::SystemClock::time_point> parse_rfc3339(const std::string&
   }
   if (std::string_view(end) != "Z") return std::nullopt;
   const std::time_t secs = timegm(&tm);
+  // Nanosecond time points end in 2262: later times mean "after everything".
+  if (secs > 9'000'000'000LL) return observe::SystemClock::time_point::max();
   return observe::SystemClock::time_point(std::chrono::seconds(secs)) +
          std::chrono::microseconds(micros);
 }
