@@ -135,6 +135,22 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
   }
 }
 
+// The login as a value: asio's `a || b` waits for the first to *succeed*, so a
+// login that fails by throwing would otherwise be reported as its timeout.
+asio::awaitable<std::optional<ProxyError>> login_outcome(ServerConn& s, const PoolSettings& ps) {
+  try {
+    co_await authenticate_and_wait_ready(s, ps);
+  } catch (const ProxyError& e) {
+    co_return e;
+  } catch (const boost::system::system_error& e) {
+    co_return ProxyError(sqlstate::kCannotConnect,
+                         fmt::format("server {}:{} closed the connection during login: {}", ps.host,
+                                     ps.port, e.code().message()),
+                         "server_login_failed", "server", e.code().value());
+  }
+  co_return std::nullopt;
+}
+
 }  // namespace
 
 asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
@@ -170,13 +186,14 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
   }
   net::apply_tcp_options(s.sock.native_handle(), ps.keepalive);
   timer.expires_after(ps.timeouts.server_login);
-  auto logged_in = co_await (authenticate_and_wait_ready(s, ps) || timer.async_wait(use_awaitable));
+  auto logged_in = co_await (login_outcome(s, ps) || timer.async_wait(use_awaitable));
   if (logged_in.index() == 1)
     throw ProxyError(sqlstate::kCannotConnect,
                      fmt::format("server {}:{} did not complete login within server_login_timeout "
                                  "({})",
                                  ps.host, ps.port, format_duration(ps.timeouts.server_login)),
                      "server_login_timeout", "server");
+  if (auto failure = std::get<0>(logged_in)) throw *failure;
   s.created = s.last_used = SteadyClock::now();
   s.connected_at = std::chrono::system_clock::now();
 }
