@@ -50,7 +50,7 @@ TEST_F(Forensics, IdleCutByAMiddleboxIsNamedWithItsAgeAndAlerted) {
   ASSERT_FALSE(finding.is_null()) << px.stderr_text();
   EXPECT_EQ(relay.cuts(), 4);
   int cut_closes = 0;
-  for (auto& e : px.events()) {
+  for (auto& e : px.settled_events()) {
     if (e["event"] != "server.close") continue;
     EXPECT_EQ(e["initiator"], "network") << e.dump();
     EXPECT_EQ(e["cause"], "peer_reset") << e.dump();

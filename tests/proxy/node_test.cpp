@@ -30,7 +30,7 @@ TEST_F(ProxyTest, PostgresJsPreparedStatementsCancelCopy) {
   EXPECT_NE(out.find("ok"), std::string::npos) << out;
   // 25 + 1 postgres.js clients logged in; none was cut off by the proxy.
   int opened = 0, dropped = 0;
-  for (auto& e : proxy().events()) {
+  for (auto& e : proxy().settled_events()) {
     if (e["event"] == "client.open") ++opened;
     if (e["event"] == "client.close" && e["initiator"] == "proxy") ++dropped;
   }

@@ -55,7 +55,7 @@ TEST_P(Basic, PgbenchSimpleExtendedPreparedAndReconnect) {
   // Every pgbench connection was accounted for, with a clean close.
   int opens = 0, clean = 0;
   std::string others;
-  for (auto& e : proxy().events()) {
+  for (auto& e : proxy().settled_events()) {
     if (e["event"] == "client.open") ++opens;
     if (e["event"] != "client.close" || e["state"] == "authenticating") continue;
     if (e["cause"] == "client_terminate")

@@ -142,6 +142,27 @@ std::vector<nlohmann::json> ProxyProcess::events() const {
   return out;
 }
 
+std::vector<nlohmann::json> ProxyProcess::settled_events(double quiet_seconds) const {
+  // The event file is written by an asynchronous sink: wait until it has
+  // stopped growing, so counts taken after a workload are complete.
+  const auto path = dir_ / "events.jsonl";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  auto last_change = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline &&
+         std::chrono::steady_clock::now() - last_change <
+             std::chrono::duration<double>(quiet_seconds)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto now_size = std::filesystem::file_size(path, ec);
+    if (now_size != size) {
+      size = now_size;
+      last_change = std::chrono::steady_clock::now();
+    }
+  }
+  return events();
+}
+
 nlohmann::json ProxyProcess::wait_event(const nlohmann::json& match, double seconds) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   do {

@@ -26,6 +26,9 @@ class ProxyProcess {
                        const std::string& db) const;
   // Every event so far, parsed.
   std::vector<nlohmann::json> events() const;
+  // The same, once the (asynchronous) event file has been quiet for a while:
+  // for counting what a finished workload produced.
+  std::vector<nlohmann::json> settled_events(double quiet_seconds = 1.5) const;
   // Waits (up to `seconds`) until an event matching all given fields appears.
   nlohmann::json wait_event(const nlohmann::json& match, double seconds = 10) const;
   std::string stderr_text() const;
