@@ -46,43 +46,49 @@ void print_summary(const observe::EventBus& bus) {
   }
 }
 
+// Command-line flags over the file's values; applied again on RELOAD so a
+// reload never silently drops them. Throws ConfigError.
+void apply_flags(const ProxyFlags& f, ProxyConfig& cfg) {
+  if (!f.backend.empty()) add_backend_url(cfg, f.backend);
+  if (!f.listen.empty()) {
+    cfg.listen.clear();
+    for (auto& l : f.listen) {
+      auto hp = parse_host_port(l);
+      if (!hp) throw ConfigError(fmt::format("--listen {}: expected HOST:PORT", l));
+      cfg.listen.push_back(*hp);
+    }
+  }
+  if (!f.mode.empty()) {
+    if (f.mode == "session")
+      cfg.pool_mode = PoolMode::session;
+    else if (f.mode == "transaction")
+      cfg.pool_mode = PoolMode::transaction;
+    else
+      throw ConfigError("--mode must be session or transaction");
+  }
+  if (!f.admin.empty()) {
+    // A bare port means loopback: the API must not be exposed by accident.
+    std::string spec = f.admin.find(':') == std::string::npos ? "127.0.0.1:" + f.admin : f.admin;
+    if (spec.front() == ':') spec = "127.0.0.1" + spec;
+    auto hp = parse_host_port(spec);
+    if (!hp) throw ConfigError(fmt::format("--admin {}: expected HOST:PORT or PORT", f.admin));
+    cfg.admin.listen = *hp;
+  }
+  if (f.pool_size > 0) cfg.default_pool_size = f.pool_size;
+  if (f.workers >= 0) cfg.workers = f.workers;
+  if (f.max_client_conn > 0) cfg.max_client_conn = f.max_client_conn;
+  if (!f.auth.empty()) {
+    auto parsed = parse_config("[proxy]\nauth_type = \"" + f.auth + "\"\n", "--auth");
+    cfg.auth_type = parsed.auth_type;
+  }
+}
+
 int run_proxy(const ProxyFlags& f) {
   setup_logging(f.log_level);
   ProxyConfig cfg;
   try {
     if (!f.config.empty()) cfg = load_config_file(f.config);
-    if (!f.backend.empty()) add_backend_url(cfg, f.backend);
-    if (!f.listen.empty()) {
-      cfg.listen.clear();
-      for (auto& l : f.listen) {
-        auto hp = parse_host_port(l);
-        if (!hp) throw ConfigError(fmt::format("--listen {}: expected HOST:PORT", l));
-        cfg.listen.push_back(*hp);
-      }
-    }
-    if (!f.mode.empty()) {
-      if (f.mode == "session")
-        cfg.pool_mode = PoolMode::session;
-      else if (f.mode == "transaction")
-        cfg.pool_mode = PoolMode::transaction;
-      else
-        throw ConfigError("--mode must be session or transaction");
-    }
-    if (!f.admin.empty()) {
-      // A bare port means loopback: the API must not be exposed by accident.
-      std::string spec = f.admin.find(':') == std::string::npos ? "127.0.0.1:" + f.admin : f.admin;
-      if (spec.front() == ':') spec = "127.0.0.1" + spec;
-      auto hp = parse_host_port(spec);
-      if (!hp) throw ConfigError(fmt::format("--admin {}: expected HOST:PORT or PORT", f.admin));
-      cfg.admin.listen = *hp;
-    }
-    if (f.pool_size > 0) cfg.default_pool_size = f.pool_size;
-    if (f.workers >= 0) cfg.workers = f.workers;
-    if (f.max_client_conn > 0) cfg.max_client_conn = f.max_client_conn;
-    if (!f.auth.empty()) {
-      auto parsed = parse_config("[proxy]\nauth_type = \"" + f.auth + "\"\n", "--auth");
-      cfg.auth_type = parsed.auth_type;
-    }
+    apply_flags(f, cfg);
     if (cfg.source.empty()) cfg.source = "command line";
     validate(cfg);
     observe::validate_forensics(cfg.forensics);
@@ -116,7 +122,8 @@ int run_proxy(const ProxyFlags& f) {
     monitor = std::make_unique<admin::Monitor>(cfg, px, bus, metrics);
     monitor->start();
   }
-  if (!f.config.empty()) px.set_config_path(f.config);
+  if (!f.config.empty())
+    px.set_config_source(f.config, [&f](ProxyConfig& c) { apply_flags(f, c); });
   try {
     px.bind();
   } catch (const std::exception& e) {

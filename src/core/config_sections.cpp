@@ -20,6 +20,8 @@ void read_sink(TableReader& r, const toml::node& where, SinkConfig& sink) {
   r.read("flush_interval", sink.flush_interval);
   r.read("timeout", sink.timeout);
   r.reject_unknown();
+  if (sink.timeout.count() <= 0)  // no time at all: every delivery would fail
+    r.fail(*r.get("timeout"), fmt::format("'{}' must be more than 0", r.key_name("timeout")));
   auto need = [&](const std::string& value, const char* key) {
     if (value.empty()) r.fail(where, fmt::format("'{}' sink needs '{}'", r.key_name("type"), key));
     sink.target = value;
@@ -53,6 +55,9 @@ void read_events(TableReader& r, EventsConfig& out) {
 
 void read_admin(TableReader& r, AdminConfig& out) {
   r.read("listen", out.listen);
+  // The API has no authentication: ":PORT" means loopback, not every address.
+  if (out.listen && r.get("listen")->value<std::string>().value_or("").starts_with(":"))
+    out.listen->host = "127.0.0.1";
   r.read("console_database", out.console_database);
   r.read("admin_users", out.admin_users);
   r.read("stats_users", out.stats_users);

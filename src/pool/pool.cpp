@@ -24,6 +24,16 @@ namespace pgw::pool {
 using asio::use_awaitable;
 
 namespace {
+struct PoolSizes {
+  int size, min_size, reserve_size;
+};
+// Precedence: [databases.X] over [users.Y] over [proxy] defaults.
+PoolSizes sizes_for(const ProxyConfig& cfg, const DatabaseConfig& d, const UserConfig* u) {
+  return {d.pool_size.value_or(u && u->pool_size ? *u->pool_size : cfg.default_pool_size),
+          d.min_pool_size.value_or(cfg.min_pool_size),
+          d.reserve_pool_size.value_or(cfg.reserve_pool_size)};
+}
+
 int64_t ms_since(SteadyClock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count();
 }
@@ -547,10 +557,14 @@ std::shared_ptr<Pool> PoolManager::pool_for(const std::string& database, const s
     ps.server_password = u->second.password;
   ps.mode = d.pool_mode.value_or(u != cfg_.users.end() && u->second.pool_mode ? *u->second.pool_mode
                                                                               : cfg_.pool_mode);
-  ps.size = d.pool_size.value_or(
-      u != cfg_.users.end() && u->second.pool_size ? *u->second.pool_size : cfg_.default_pool_size);
-  ps.min_size = d.min_pool_size.value_or(cfg_.min_pool_size);
-  ps.reserve_size = d.reserve_pool_size.value_or(cfg_.reserve_pool_size);
+  // After a RELOAD, new pools take their sizes from the reloaded file too.
+  const ProxyConfig& sizing = reloaded_ ? *reloaded_ : cfg_;
+  const DatabaseConfig& sd = sizing.databases.count(database) ? sizing.databases.at(database) : d;
+  auto su = sizing.users.find(user);
+  PoolSizes sizes = sizes_for(sizing, sd, su != sizing.users.end() ? &su->second : nullptr);
+  ps.size = sizes.size;
+  ps.min_size = sizes.min_size;
+  ps.reserve_size = sizes.reserve_size;
   ps.max_db_connections = d.max_db_connections;
   ps.max_user_connections = u != cfg_.users.end() ? u->second.max_user_connections : 0;
   ps.max_prepared_statements = cfg_.max_prepared_statements;
@@ -625,9 +639,11 @@ std::vector<std::shared_ptr<Pool>> PoolManager::pause(const std::string& databas
   return affected;
 }
 
-void PoolManager::resume(const std::string& database) {
+bool PoolManager::resume(const std::string& database) {
   {
     std::lock_guard lock(mu_);
+    // A database cannot be resumed out of a global PAUSE: RESUME (all) first.
+    if (!database.empty() && all_paused_) return false;
     if (database.empty()) {
       all_paused_ = false;
       paused_dbs_.clear();
@@ -638,6 +654,7 @@ void PoolManager::resume(const std::string& database) {
   for (auto& p : pools(database)) {
     if (database.empty() || !is_paused(database)) p->resume();
   }
+  return true;
 }
 
 bool PoolManager::is_paused(const std::string& database) const {
@@ -646,16 +663,17 @@ bool PoolManager::is_paused(const std::string& database) const {
 }
 
 void PoolManager::apply_sizes(const ProxyConfig& cfg) {
+  {
+    std::lock_guard lock(mu_);
+    reloaded_ = cfg;
+  }
   for (auto& p : pools()) {
     const auto& ps = p->settings();
     auto db = cfg.databases.find(ps.database);
     if (db == cfg.databases.end()) continue;  // removed: keeps serving until restart
     auto u = cfg.users.find(ps.user);
-    const DatabaseConfig& d = db->second;
-    int size = d.pool_size.value_or(
-        u != cfg.users.end() && u->second.pool_size ? *u->second.pool_size : cfg.default_pool_size);
-    p->resize(size, d.min_pool_size.value_or(cfg.min_pool_size),
-              d.reserve_pool_size.value_or(cfg.reserve_pool_size));
+    PoolSizes sizes = sizes_for(cfg, db->second, u != cfg.users.end() ? &u->second : nullptr);
+    p->resize(sizes.size, sizes.min_size, sizes.reserve_size);
   }
 }
 

@@ -339,7 +339,13 @@ ConsoleResult Console::control(const std::string& verb, const std::string& arg) 
     return {{}, std::move(pools), verb};
   }
   if (verb == "RESUME") {
-    proxy_.pools().resume(arg);
+    if (!proxy_.pools().resume(arg))
+      return {error("55000", fmt::format("all databases are paused: RESUME (without a database) "
+                                         "first, then PAUSE the ones to keep paused; {} stays "
+                                         "paused",
+                                         arg)),
+              {},
+              {}};
     return {done, {}, {}};
   }
   if (verb == "KILL") {

@@ -178,6 +178,7 @@ std::string Proxy::reload() {
     return "pgwarden: RELOAD needs a config file; this proxy was started from command-line flags";
   try {
     ProxyConfig fresh = load_config_file(config_path_);
+    if (overrides_) overrides_(fresh);
     validate(fresh);
     pools_.apply_sizes(fresh);
   } catch (const ConfigError& e) {

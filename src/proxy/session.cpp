@@ -198,8 +198,10 @@ asio::awaitable<void> Session::finish() {
     std::string state = to_string(state_.load());
     if (!pending_.empty() || in_copy_) {
       // A request is still running on the server: it cannot be handed on.
-      pool_->close(s, {end_cause_.empty() ? "client_gone_mid_request" : end_cause_, "proxy", "",
-                       "client left while a request was running", 0, state, "none"});
+      pool_->close(s, {"client_gone_mid_request", "proxy", "",
+                       fmt::format("client {} left ({}) while a request was running", id_,
+                                   end_cause_.empty() ? "unknown" : end_cause_),
+                       0, state, "none"});
     } else {
       std::vector<std::string> cleanup;
       if (s->tx_status != 'I') cleanup.push_back("ROLLBACK");

@@ -154,6 +154,13 @@ TEST_F(Console, PauseWaitsForTransactionsResumeServesKillDrops) {
   EXPECT_TRUE(pq_exec(admin.get(), "RESUME app").ok);
   auto b = client();
   EXPECT_EQ(pq_exec(b.get(), "SELECT 7").value, "7");
+  // Out of a global PAUSE one database cannot be resumed alone.
+  ASSERT_TRUE(pq_exec(admin.get(), "PAUSE").ok);
+  auto partial = pq_exec(admin.get(), "RESUME app");
+  EXPECT_EQ(partial.sqlstate, "55000");
+  EXPECT_NE(partial.message.find("all databases are paused"), std::string::npos) << partial.message;
+  EXPECT_TRUE(pq_exec(admin.get(), "RESUME").ok);
+  EXPECT_EQ(pq_exec(b.get(), "SELECT 8").value, "8");
   auto none = pq_exec(admin.get(), "PAUSE nosuchdb");
   EXPECT_EQ(none.sqlstate, "3D000");
   EXPECT_NE(none.message.find("no such database: nosuchdb"), std::string::npos) << none.message;

@@ -188,6 +188,10 @@ TEST(Config, ObservabilityErrorsNameTheKeyAndPosition) {
             "bad.toml:1:1: 'events.sink[0].type' sink needs 'path'");
   EXPECT_EQ(error_of("[[events.sink]]\ntype = \"stdout\"\ncolour = true\n"),
             "bad.toml:3:10: unknown key 'events.sink[0].colour'");
+  EXPECT_EQ(error_of("[[events.sink]]\ntype = \"loki\"\nurl = \"http://x\"\ntimeout = 0\n"),
+            "bad.toml:4:11: 'events.sink[0].timeout' must be more than 0");
+  EXPECT_EQ(parse_config("[admin]\nlisten = \":9127\"\n", "ok.toml").admin.listen->str(),
+            "127.0.0.1:9127");  // no authentication: loopback unless a host is named
   EXPECT_EQ(error_of("[admin]\nlisten = \"everywhere\"\n"),
             "bad.toml:2:10: 'admin.listen' must be a \"host:port\" string");
   EXPECT_EQ(error_of("[alerts]\nwebhook_url = \"https://x\"\n"),

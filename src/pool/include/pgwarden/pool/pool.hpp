@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -181,7 +182,8 @@ class PoolManager {
   // PAUSE / KILL / RESUME for one database or all (empty); pools created
   // later for a paused database start paused. Returns the pools affected.
   std::vector<std::shared_ptr<Pool>> pause(const std::string& database, const std::string& cause);
-  void resume(const std::string& database);
+  // False (nothing done) for one database while all are paused.
+  bool resume(const std::string& database);
   bool is_paused(const std::string& database) const;
   // RELOAD: pool sizes from a new config, applied to existing pools.
   void apply_sizes(const ProxyConfig& cfg);
@@ -206,6 +208,7 @@ class PoolManager {
   std::map<std::string, int> db_servers_, user_servers_;
   bool all_paused_ = false;
   std::map<std::string, std::string> paused_dbs_;  // database → pause cause
+  std::optional<ProxyConfig> reloaded_;            // the latest RELOAD, for new pools' sizes
   std::atomic<uint64_t> server_ids_{0};
 };
 

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,7 +54,11 @@ class Proxy {
   // RELOAD / SIGHUP: re-reads the config file and applies pool sizes; returns
   // "" or why nothing changed.
   std::string reload();
-  void set_config_path(std::string path) { config_path_ = std::move(path); }
+  // `overrides` re-applies command-line flags to a reloaded file.
+  void set_config_source(std::string path, std::function<void(ProxyConfig&)> overrides) {
+    config_path_ = std::move(path);
+    overrides_ = std::move(overrides);
+  }
   // Every registered session of `database` (all when empty).
   std::vector<std::shared_ptr<Session>> sessions(const std::string& database = {}) const;
   StatementRegistry& statements() { return statements_; }
@@ -86,6 +91,7 @@ class Proxy {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<HostPort> bound_;
   std::string config_path_;
+  std::function<void(ProxyConfig&)> overrides_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
