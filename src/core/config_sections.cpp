@@ -46,6 +46,7 @@ void read_sink(TableReader& r, const toml::node& where, SinkConfig& sink) {
 
 void read_events(TableReader& r, EventsConfig& out) {
   r.read("recent", out.recent, 0, 1'000'000);
+  r.read("pool_wait_threshold", out.pool_wait_threshold);
   r.each_table("sink", [&](TableReader& s, const toml::node& where) {
     SinkConfig sink;
     read_sink(s, where, sink);

@@ -122,16 +122,23 @@ asio::awaitable<pool::ServerPtr> Session::acquire_server() {
   pool::ServerPtr s;
   std::optional<ProxyError> failure;
   try {
-    s = co_await pool_->acquire([this] {
-      observe::ConnectionEvent ev = client_event("pool.wait");
-      ev.message = "no idle server connection: waiting in the pool's queue";
-      proxy_.bus().publish(ev);
-    });
+    s = co_await pool_->acquire();
   } catch (const ProxyError& e) {
     failure = e;
   }
   set_state(previous);
-  if (!failure) co_return s;
+  if (!failure) {
+    const auto waited = std::chrono::nanoseconds(now_ns() - wait_started_ns_.load());
+    if (waited >= proxy_.config().events.pool_wait_threshold) {
+      observe::ConnectionEvent ev = client_event("pool.wait");
+      ev.state = "waiting_for_server";
+      ev.wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
+      ev.message = fmt::format("waited {} ms for a server connection of pool {}", ev.wait_ms,
+                               pool_->settings().key());
+      proxy_.bus().publish(ev);
+    }
+    co_return s;
+  }
   const ProxyError& e = *failure;
   const bool logging_in = previous == ClientState::authenticating;
   observe::ConnectionEvent ev =

@@ -222,7 +222,7 @@ TEST_F(Drops, ProxyTimeoutsAndLimitsNameThemselves) {
               1.0);
   }
   // The wait timeout is a refusal, not a drop: the client stays connected.
-  start("default_pool_size = 1\n[timeouts]\nquery_wait_timeout = \"300ms\"\n");
+  start("default_pool_size = 1\n[timeouts]\nquery_wait_timeout = \"1s\"\n");
   auto holder = client();
   pq_exec(holder.get(), "BEGIN");
   auto waiter = client();
@@ -230,11 +230,19 @@ TEST_F(Drops, ProxyTimeoutsAndLimitsNameThemselves) {
   auto ev = proxy().wait_event({{"event", "pool.timeout"}});
   EXPECT_EQ(ev["cause"], "query_wait_timeout");
   EXPECT_EQ(ev["client_impact"], "error_returned");
-  proxy().wait_event({{"event", "pool.wait"}});
   EXPECT_EQ(metric_value(metrics_text(), "pgwarden_pool_wait_timeouts_total{pool=\"app/app\"}"),
             1.0);
+  // A wait longer than events.pool_wait_threshold (100 ms) is an event.
+  ASSERT_EQ(PQsendQuery(waiter.get(), "SELECT 3"), 1);
+  std::this_thread::sleep_for(400ms);
   EXPECT_EQ(pq_exec(holder.get(), "COMMIT").ok, true);
-  EXPECT_EQ(pq_exec(waiter.get(), "SELECT 3").value, "3");
+  PGresult* r = PQgetResult(waiter.get());
+  EXPECT_STREQ(PQgetvalue(r, 0, 0), "3");
+  PQclear(r);
+  while ((r = PQgetResult(waiter.get()))) PQclear(r);
+  auto wait = proxy().wait_event({{"event", "pool.wait"}});
+  EXPECT_GE(wait["wait_ms"].get<int>(), 300) << wait.dump();
+  EXPECT_EQ(wait["pool"], "app/app");
 }
 
 TEST_F(Drops, ServerIdleTimeoutAndLifetimeAreProxyPolicies) {

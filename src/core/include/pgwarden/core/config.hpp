@@ -86,6 +86,9 @@ struct SinkConfig {
 struct EventsConfig {
   std::vector<SinkConfig> sinks;
   int recent = 10'000;  // events kept in memory for the admin API
+  // A pool.wait event for a client that waited at least this long for a
+  // server connection (short waits are normal; the wait histogram has them).
+  Millis pool_wait_threshold{100};
 };
 
 struct AdminConfig {

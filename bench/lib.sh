@@ -1,0 +1,36 @@
+# Shared by the bench/ scripts: a throwaway PostgreSQL 15 on 127.0.0.1 with
+# pgbench data, process bookkeeping, free ports and CPU accounting. Source it
+# after `set -euo pipefail`; it sets $work, $pg_port, PGPASSWORD=pw and an EXIT
+# trap that stops everything it and the caller started (add PIDs to `pids`).
+pgbin=/usr/lib/postgresql/15/bin
+work=$(mktemp -d /tmp/pgwarden-bench-XXXXXX)
+pids=()
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$work/data/postmaster.pid" ] && as_pg "$pgbin/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap bench_cleanup EXIT
+[ "$(id -u)" = 0 ] && chown postgres "$work"
+free_port() { local p; for p in $(seq "$1" $(($1 + 200))); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return; }; done; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# start_postgres SCALE: initdb, start, pgbench -i; sets pg_port.
+start_postgres() {
+  echo "pw" > "$work/pw"; [ "$(id -u)" = 0 ] && chown postgres "$work/pw"
+  as_pg "$pgbin/initdb" -D "$work/data" -U postgres --pwfile="$work/pw" -A scram-sha-256 --no-sync >/dev/null
+  pg_port=$(free_port 55500)
+  cat >> "$work/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $pg_port
+unix_socket_directories = '$work'
+max_connections = 200
+fsync = off
+synchronous_commit = off
+CONF
+  as_pg "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start >/dev/null
+  export PGPASSWORD=pw
+  pgbench -i -q -s "${1:-10}" -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
+}
