@@ -198,10 +198,13 @@ asio::awaitable<void> Session::finish() {
     std::string state = to_string(state_.load());
     if (!pending_.empty() || in_copy_) {
       // A request is still running on the server: it cannot be handed on.
-      pool_->close(s, {"client_gone_mid_request", "proxy", "",
-                       fmt::format("client {} left ({}) while a request was running", id_,
-                                   end_cause_.empty() ? "unknown" : end_cause_),
-                       0, state, "none"});
+      // A proxy policy (query_timeout, KILL...) names itself; a client that
+      // left on its own leaves a server mid-request.
+      pool_->close(s,
+                   {end_initiator_ == "proxy" ? end_cause_ : "client_gone_mid_request", "proxy", "",
+                    fmt::format("client {} left ({}) while a request was running", id_,
+                                end_cause_.empty() ? "unknown" : end_cause_),
+                    0, state, "none"});
     } else {
       std::vector<std::string> cleanup;
       if (s->tx_status != 'I') cleanup.push_back("ROLLBACK");
