@@ -14,59 +14,21 @@
 #include <chrono>
 #include <thread>
 
+#include "pgbouncer_process.hpp"
 #include "support.hpp"
 
 using namespace pgw::test;
 using namespace std::chrono_literals;
 
-namespace {
-bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-}  // namespace
-
 TEST(PgbouncerLogs, RealPgbouncerCloseReasons) {
-  if (run_command("command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer") != 0)
-    GTEST_SKIP() << "no pgbouncer";
+  if (!PgBouncerProcess::available()) GTEST_SKIP() << "no pgbouncer";
   PgCluster pg;
-  TempDir dir;
-  bool root = ::geteuid() == 0;
-  if (root) run_command("chown postgres " + dir.path.string());
-  int port = free_port();
-  auto ini = dir.path / "pgbouncer.ini";
-  {
-    std::ofstream f(ini);
-    f << "[databases]\nappdb = host=127.0.0.1 port=" << pg.port()
-      << " dbname=postgres user=postgres password=" << pg.options().password << "\n"
-      << "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = " << port
-      << "\nunix_socket_dir =\nauth_type = any\npool_mode = session\ndefault_pool_size = 1\n"
-      << "max_client_conn = 20\nquery_wait_timeout = 1\nlog_connections = 1\n"
-      << "log_disconnections = 1\nlogfile = " << (dir.path / "pgbouncer.log").string()
-      << "\npidfile = " << (dir.path / "pgbouncer.pid").string() << "\n";
-  }
-  std::string bin =
-      std::filesystem::exists("/usr/sbin/pgbouncer") ? "/usr/sbin/pgbouncer" : "pgbouncer";
-  pid_t child = ::fork();
-  if (child == 0) {
-    int nul = ::open("/dev/null", O_RDWR);
-    ::dup2(nul, 1);
-    ::dup2(nul, 2);
-    if (root)
-      ::execlp("runuser", "runuser", "-u", "postgres", "--", bin.c_str(), ini.c_str(),
-               static_cast<char*>(nullptr));
-    else
-      ::execl(bin.c_str(), bin.c_str(), ini.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ASSERT_GT(child, 0);
-  for (int i = 0; i < 200 && !port_open(port); ++i) std::this_thread::sleep_for(25ms);
+  PgBouncerProcess bouncer("appdb = host=127.0.0.1 port=" + std::to_string(pg.port()) +
+                               " dbname=postgres user=postgres password=" + pg.options().password,
+                           "auth_type = any\npool_mode = session\ndefault_pool_size = 1\n"
+                           "max_client_conn = 20\nquery_wait_timeout = 1\nlog_connections = 1\n"
+                           "log_disconnections = 1\n");
+  const int port = bouncer.port();
   std::string conn = "host=127.0.0.1 port=" + std::to_string(port) +
                      " dbname=appdb user=someone connect_timeout=10";
   {
@@ -91,21 +53,10 @@ TEST(PgbouncerLogs, RealPgbouncerCloseReasons) {
     PQfinish(c);  // a normal close
   }
   std::this_thread::sleep_for(300ms);
-  // stop pgbouncer by its own PID, then reap our child
-  pid_t bouncer = 0;
-  {
-    std::ifstream pidf(dir.path / "pgbouncer.pid");
-    pidf >> bouncer;
-  }
-  if (bouncer > 0) ::kill(bouncer, SIGTERM);
-  if (!wait_process_gone(child, 10)) ::kill(child, SIGKILL);
-  if (bouncer > 0 && !wait_process_gone(bouncer, 5)) ::kill(bouncer, SIGKILL);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-
-  std::string log = read_file(dir.path / "pgbouncer.log");
+  bouncer.stop();  // its log is complete now
+  std::string log = read_file(bouncer.dir() / "pgbouncer.log");
   SCOPED_TRACE(log);
-  auto rep = report((dir.path / "pgbouncer.log").string());
+  auto rep = report((bouncer.dir() / "pgbouncer.log").string());
   ASSERT_TRUE(rep.contains("classes")) << rep.dump();
   EXPECT_EQ(rep["inputs"][0]["format"], "pgbouncer");
   EXPECT_EQ(class_count(rep, "pgbouncer.query_wait_timeout"), 1u);

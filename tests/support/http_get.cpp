@@ -1,5 +1,7 @@
 #include "http_get.hpp"
 
+#include "proxy_process.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,15 +16,8 @@ namespace pgw::test {
 
 HttpReply http_get(int port, const std::string& target, double timeout_s) {
   HttpReply reply;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return reply;
-  }
+  int fd = raw_connect(port);
+  if (fd < 0) return reply;
   std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
   std::string raw;

@@ -1,5 +1,7 @@
 #include "idle_cut_relay.hpp"
 
+#include "proxy_process.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -23,19 +25,6 @@ void reset_and_close(int fd) {
   linger l{1, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
   ::close(fd);
-}
-
-int connect_loopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 // Moves what `from` has to `to`; false when `from` is done or broken.
@@ -84,7 +73,7 @@ void IdleCutRelay::run() {
     ::poll(fds.data(), fds.size(), 20);
     if (fds[0].revents & POLLIN) {
       int c = ::accept(listen_fd_, nullptr, nullptr);
-      int t = c >= 0 ? connect_loopback(target_port_) : -1;
+      int t = c >= 0 ? raw_connect(target_port_) : -1;
       if (c >= 0 && t >= 0)
         pairs.push_back({c, t, Clock::now()});
       else if (c >= 0)

@@ -69,6 +69,12 @@ PgBouncerProcess::PgBouncerProcess(const std::string& databases, const std::stri
 }
 
 PgBouncerProcess::~PgBouncerProcess() {
+  stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void PgBouncerProcess::stop() {
   pid_t bouncer = 0;
   {
     std::ifstream pidf(dir_ / "pgbouncer.pid");
@@ -82,9 +88,8 @@ PgBouncerProcess::~PgBouncerProcess() {
     ::kill(child_, SIGTERM);
     int status = 0;
     ::waitpid(child_, &status, 0);
+    child_ = 0;
   }
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
 }
 
 }  // namespace pgw::test

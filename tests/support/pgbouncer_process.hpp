@@ -20,6 +20,8 @@ class PgBouncerProcess {
   PgBouncerProcess& operator=(const PgBouncerProcess&) = delete;
 
   static bool available();
+  // Stops PgBouncer (its log is complete afterwards); the destructor also does.
+  void stop();
   int port() const { return port_; }
   const std::filesystem::path& dir() const { return dir_; }
 
