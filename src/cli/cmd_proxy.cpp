@@ -85,6 +85,18 @@ void apply_flags(const ProxyFlags& f, ProxyConfig& cfg) {
 
 int run_proxy(const ProxyFlags& f) {
   setup_logging(f.log_level);
+  // SIGINT/SIGTERM stop, SIGHUP reloads, SIGUSR1 reopens event files. Blocked
+  // before any thread starts (sinks, admin, monitor, workers) so that only the
+  // watcher thread below receives them: an unblocked thread would take the
+  // default action, which ends the process.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
   ProxyConfig cfg;
   try {
     if (!f.config.empty()) cfg = load_config_file(f.config);
@@ -152,16 +164,6 @@ int run_proxy(const ProxyFlags& f) {
     spdlog::info("database {} -> {}:{}/{} ({} mode)", name, db.host, db.port, db.dbname,
                  to_string(db.pool_mode.value_or(cfg.pool_mode)));
 
-  // Signals: SIGINT/SIGTERM stop, SIGUSR1 reopens event files (logrotate);
-  // handled by a watcher thread, not in the handler.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
   std::thread watcher([&] {
     for (;;) {
       int sig = 0;

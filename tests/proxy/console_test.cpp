@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <signal.h>
+
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -210,6 +212,21 @@ TEST_F(Console, ReloadAppliesPoolSizesAndRejectsABrokenFile) {
   EXPECT_TRUE(pq_exec(admin.get(), "RELOAD").ok);
   EXPECT_EQ(pq_exec(b.get(), "SELECT 2").value, "2");  // a second server now fits
   proxy().wait_event({{"event", "proxy.reload"}});
+
+  // SIGHUP is the same reload (and, with the signal blocked in every thread,
+  // never the default action that would end the process).
+  write_text(proxy().config_path(),
+             replaced(original, "default_pool_size = 1", "default_pool_size = 3"));
+  ASSERT_EQ(::kill(proxy().pid(), SIGHUP), 0);
+  for (int i = 0; i < 50; ++i) {
+    int reloads = 0;
+    for (auto& e : proxy().events()) reloads += e["event"] == "proxy.reload";
+    if (reloads == 2) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  auto c = client();
+  ASSERT_TRUE(pq_exec(b.get(), "BEGIN").ok);
+  EXPECT_EQ(pq_exec(c.get(), "SELECT 3").value, "3");  // a third server fits now
 }
 
 TEST_F(Console, UsersOutsideTheListsAreRefused) {
