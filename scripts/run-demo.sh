@@ -39,6 +39,7 @@ psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -c "create role app login pass
 PGPASSWORD=app-pw pgbench -i -q -s 1 -h 127.0.0.1 -p "$pg_port" -U app app >/dev/null 2>&1
 
 proxy_port=$(free_port 64320)
+admin_port=$(free_port 64380)
 cat > "$work/pgwarden.toml" <<CONF
 [proxy]
 listen = ["127.0.0.1:$proxy_port"]
@@ -54,6 +55,13 @@ port = $pg_port
 
 [users.app]
 password = "app-pw"
+
+[admin]
+listen = "127.0.0.1:$admin_port"
+admin_users = ["app"]
+
+[forensics]
+evaluate_every = "1s"
 CONF
 echo "== pgwarden proxy on 127.0.0.1:$proxy_port (transaction mode, pool of 4) -> PostgreSQL on $pg_port"
 "$bin" proxy --config "$work/pgwarden.toml" --events "file:$work/events.jsonl" --summary \
@@ -83,6 +91,17 @@ sleep 0.5
 psql -X -q "${px[@]}" -d app -c "select 'got a server'" 2>&1 | sed 's/^/   /' || true
 wait_jobs=$(jobs -p | grep -v "^$proxy_pid$" || true)
 [ -n "$wait_jobs" ] && wait $wait_jobs 2>/dev/null || true
+
+echo "== 5. the PgBouncer-compatible admin console: psql ... -d pgbouncer -c 'SHOW POOLS'"
+psql -X "${px[@]}" -d pgbouncer -c "show pools" 2>&1 | sed 's/^/   /' || true
+
+echo "== 6. drop forensics: GET http://127.0.0.1:$admin_port/api/diagnosis (also /metrics, /api/drops)"
+sleep 1.5
+http_get() { exec 3<>"/dev/tcp/127.0.0.1/$admin_port" && printf 'GET %s HTTP/1.0\r\n\r\n' "$1" >&3 && cat <&3; exec 3>&-; }
+http_get /api/diagnosis | tr '{' '\n' | grep '"kind":' \
+  | sed -E 's/.*"fix":"([^"]*)".*"kind":"([^"]*)".*"summary":"([^"]*)".*/   \2: \3\n      fix: \1/'
+echo "   metrics, e.g.:"
+http_get /metrics | grep -E '^pgwarden_connection_closes_total' | sed 's/^/   /' | head -8
 
 kill "$proxy_pid"; wait "$proxy_pid" || true; proxy_pid=""
 echo

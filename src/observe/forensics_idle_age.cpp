@@ -1,6 +1,7 @@
 // idle_cut and fixed_age: closes that cluster at one idle age (something cuts
 // idle connections) or at one connection age (something retires old ones).
 #include <fmt/format.h>
+#include <algorithm>
 
 #include <cmath>
 #include <optional>
@@ -123,6 +124,21 @@ std::vector<Finding> find_idle_cuts(const Events& window, const std::vector<bool
   return out;
 }
 
+namespace {
+// The largest number of `events` that closed within one `span`.
+size_t most_within(const Events& events, std::chrono::milliseconds span) {
+  std::vector<SystemClock::time_point> ts;
+  for (const auto* e : events) ts.push_back(e->ts);
+  std::sort(ts.begin(), ts.end());
+  size_t best = 0;
+  for (size_t lo = 0, hi = 0; hi < ts.size(); ++hi) {
+    while (ts[hi] - ts[lo] > span) ++lo;
+    best = std::max(best, hi - lo + 1);
+  }
+  return best;
+}
+}  // namespace
+
 std::vector<Finding> find_fixed_ages(const Events& window, const std::vector<bool>& excluded,
                                      const ForensicsConfig& cfg) {
   std::vector<Finding> out;
@@ -133,7 +149,9 @@ std::vector<Finding> find_fixed_ages(const Events& window, const std::vector<boo
       const ObservedEvent& e = *window[i];
       // pgwarden's own server_lifetime is its policy, already named by its cause.
       bool own_lifetime = e.initiator == "proxy" && e.cause == "lifetime";
-      if (is_close(e) && e.side == side && !own_lifetime && !excluded[i] && e.age_ms >= 1000) {
+      // A close with a SQLSTATE names its own cause (the kinds in refusals).
+      if (is_close(e) && e.side == side && !own_lifetime && !excluded[i] && e.age_ms >= 1000 &&
+          e.sqlstate.empty()) {
         samples.push_back({static_cast<double>(e.age_ms), i});
       }
     }
@@ -141,6 +159,10 @@ std::vector<Finding> find_fixed_ages(const Events& window, const std::vector<boo
       Events members;
       for (size_t i : c.indices) members.push_back(window[i]);
       if (shared_idle_ms(members, kIdleWithinAgeShare)) continue;
+      // Connections opened together and closed in one moment (pgbench ending,
+      // a restart) share an age without any lifetime policy: a lifetime shows
+      // as closes spread over time, not as most of them at once.
+      if (2 * most_within(members, cfg.burst_window) > members.size()) continue;
       Finding f = make_finding("fixed_age", members);
       const long n = std::lround(c.median_ms / 1000);
       f.value = static_cast<double>(n);

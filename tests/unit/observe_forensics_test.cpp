@@ -213,6 +213,26 @@ TEST(ForensicsFixedAge, DayOldServerConnectionsNameRdsProxy) {
   EXPECT_NE(all[0].summary.find("matches RDS Proxy's 24 h connection lifetime"), std::string::npos);
 }
 
+TEST(ForensicsFixedAge, ConnectionsClosedInOneMomentAreNotALifetime) {
+  // pgbench's 16 clients log out together after a 5 s run: same age, no policy.
+  Forensics fx({});
+  for (uint64_t i = 0; i < 16; ++i) {
+    fx.on_event(close_event("client", 400 + i, 10'000 + static_cast<int64_t>(i) * 20, "client",
+                            "client_terminate", 100 + static_cast<int64_t>(i) * 150, 5'000));
+  }
+  EXPECT_TRUE(of_kind(fx.evaluate(at_ms(20'000)).all, "fixed_age").empty());
+}
+
+TEST(ForensicsFixedAge, ClosesWithASqlstateAreExplainedElsewhere) {
+  Forensics fx({});
+  const int64_t idle_ms[] = {1'000, 20'000, 90'000};
+  for (uint64_t i = 0; i < 3; ++i) {
+    fx.on_event(close_event("server", 500 + i, static_cast<int64_t>(i) * 60'000, "server",
+                            "server_fatal", idle_ms[i], 7'200'000, "57P01"));
+  }
+  EXPECT_TRUE(of_kind(fx.evaluate(at_ms(200'000)).all, "fixed_age").empty());
+}
+
 TEST(ForensicsFixedAge, ProxyLifetimeClosesAreSkipped) {
   Forensics fx({});
   const int64_t idle_ms[] = {1'000, 20'000, 90'000, 300};
