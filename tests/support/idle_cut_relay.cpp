@@ -71,16 +71,17 @@ void IdleCutRelay::run() {
       fds.push_back({p.target, POLLIN, 0});
     }
     ::poll(fds.data(), fds.size(), 20);
+    // A pair accepted now was not polled: it joins after this round.
+    std::vector<Pair> alive;
     if (fds[0].revents & POLLIN) {
       int c = ::accept(listen_fd_, nullptr, nullptr);
       int t = c >= 0 ? raw_connect(target_port_) : -1;
       if (c >= 0 && t >= 0)
-        pairs.push_back({c, t, Clock::now()});
+        alive.push_back({c, t, Clock::now()});
       else if (c >= 0)
         ::close(c);
     }
     const auto now = Clock::now();
-    std::vector<Pair> alive;
     for (size_t i = 0; i < pairs.size(); ++i) {
       Pair p = pairs[i];
       bool ok = true;
