@@ -59,6 +59,7 @@ std::string read_all(int fd, double seconds) {
 }
 
 ProxyProcess::ProxyProcess(const std::string& config_body, std::vector<std::string> args) {
+  const std::string bin = pgwarden_bin();  // may throw: before the temp dir exists
   char tmpl[] = "/tmp/pgwarden-proxy-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
@@ -67,9 +68,9 @@ ProxyProcess::ProxyProcess(const std::string& config_body, std::vector<std::stri
     std::ofstream cfg(dir_ / "pgwarden.toml");
     cfg << "[proxy]\nlisten = [\"127.0.0.1:" << port_ << "\"]\n" << config_body << "\n";
   }
-  std::vector<std::string> argv_s = {pgwarden_bin(), "proxy",
-                                     "--config",     (dir_ / "pgwarden.toml").string(),
-                                     "--events",     "file:" + (dir_ / "events.jsonl").string()};
+  std::vector<std::string> argv_s = {bin,        "proxy",
+                                     "--config", (dir_ / "pgwarden.toml").string(),
+                                     "--events", "file:" + (dir_ / "events.jsonl").string()};
   for (auto& a : args) argv_s.push_back(a);
   // PGWARDEN_TEST_PROXY_LOG=trace keeps the proxy's log (and its temp dir) for debugging.
   if (const char* lvl = std::getenv("PGWARDEN_TEST_PROXY_LOG")) {
