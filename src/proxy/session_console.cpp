@@ -49,9 +49,9 @@ asio::awaitable<void> Session::serve_console() {
   wire::parameter_status(out, "application_name", app_name_);
   wire::backend_key_data(out, key_pid_, cancel_secret_);
   wire::ready_for_query(out, 'I');
-  co_await client_out_.send(out);
-  set_state(ClientState::idle);
+  set_state(ClientState::idle);  // before the client can see ReadyForQuery
   emit_client_event("client.open");
+  co_await client_out_.send(out);
 
   Console console(proxy_, user_, may_control);
   bool skip_to_sync = false;

@@ -209,6 +209,10 @@ asio::awaitable<bool> Session::greet() {
   }
   wire::backend_key_data(out, key_pid_, cancel_secret_);
   wire::ready_for_query(out, 'I');
+  // Counted as open before the client can see ReadyForQuery: a client that
+  // has connected is already in /metrics and /api/events.
+  set_state(ClientState::idle);
+  emit_client_event("client.open");
   co_await client_out_.send(out);
   co_return true;
 }
@@ -284,10 +288,7 @@ asio::awaitable<bool> Session::login() {
     co_return false;
   }
   counted_login_ = true;
-  if (!co_await greet()) co_return false;
-  set_state(ClientState::idle);
-  emit_client_event("client.open");
-  co_return true;
+  co_return co_await greet();
 }
 
 }  // namespace pgw::proxy
