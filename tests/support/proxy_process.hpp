@@ -27,8 +27,10 @@ class ProxyProcess {
   // Every event so far, parsed.
   std::vector<nlohmann::json> events() const;
   // The same, once the (asynchronous) event file has been quiet for a while:
-  // for counting what a finished workload produced.
-  std::vector<nlohmann::json> settled_events(double quiet_seconds = 1.5) const;
+  // for counting what a finished workload produced. The quiet time must
+  // outlast the file sink's 1 s flush_interval, which can hold a part-filled
+  // batch back, with room for a slow (ASan, loaded) machine.
+  std::vector<nlohmann::json> settled_events(double quiet_seconds = 2.5) const;
   // Waits (up to `seconds`) until an event matching all given fields appears.
   nlohmann::json wait_event(const nlohmann::json& match, double seconds = 10) const;
   std::string stderr_text() const;
