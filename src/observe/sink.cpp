@@ -29,6 +29,7 @@ AsyncSink::~AsyncSink() {
 }
 
 void AsyncSink::push(const ConnectionEvent& e, const std::string& json) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     // The sink's own announcement may exceed the bound: a report of lost
@@ -40,8 +41,11 @@ void AsyncSink::push(const ConnectionEvent& e, const std::string& json) {
       return;
     }
     queue_.push_back({e, json});
+    // The thread waits for a first event, then for a full batch: waking it
+    // for every event in between would cost a context switch per event.
+    wake = queue_.size() == 1 || queue_.size() == opts_.batch_size;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void AsyncSink::request_reopen() {

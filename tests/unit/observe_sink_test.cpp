@@ -87,6 +87,18 @@ TEST(AsyncSink, DeliversFullBatchesAndFlushesTheRest) {
   EXPECT_TRUE(h.up);
 }
 
+TEST(AsyncSink, AFullBatchIsDeliveredWithoutWaitingForTheInterval) {
+  // The thread is woken for the first event and for a full batch only.
+  auto control = std::make_shared<TransportControl>();
+  AsyncSink sink(options(100, 3, 1h), std::make_unique<TestTransport>(control));
+  for (int i = 0; i < 6; ++i) push_named(sink, "e" + std::to_string(i));
+  ASSERT_TRUE(eventually([&] { return control->lines().size() == 6; }));
+  EXPECT_EQ(control->batch_sizes(), (std::vector<size_t>{3, 3}));
+  push_named(sink, "partial");  // one event: held back for the (1 h) interval
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(control->lines().size(), 6u);
+}
+
 TEST(AsyncSink, FlushIntervalDeliversAPartialBatch) {
   auto control = std::make_shared<TransportControl>();
   AsyncSink sink(options(100, 100, 5ms), std::make_unique<TestTransport>(control));
