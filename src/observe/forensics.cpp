@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "forensics_patterns.hpp"
 
@@ -56,18 +57,22 @@ void Forensics::on_event(const ConnectionEvent& e) {
   if (!cfg_.enabled || !worth_keeping(e)) return;
   ObservedEvent o = observed(e);
   std::lock_guard lock(mu_);
-  const auto horizon = o.ts - cfg_.window;
-  while (!window_.empty() && (window_.size() >= kMaxEvents || window_.front().ts < horizon)) {
-    window_.pop_front();
-  }
-  window_.push_back(std::move(o));
+  if (arrived_.size() >= kMaxEvents) arrived_.pop_front();
+  arrived_.push_back(std::move(o));
 }
 
 Forensics::Evaluation Forensics::evaluate(SystemClock::time_point now) {
   using namespace forensics;
-  std::lock_guard lock(mu_);
+  std::lock_guard eval_lock(eval_mu_);
+  {
+    std::lock_guard lock(mu_);
+    for (ObservedEvent& o : arrived_) window_.push_back(std::move(o));
+    arrived_.clear();
+  }
   const auto horizon = now - cfg_.window;
-  while (!window_.empty() && window_.front().ts < horizon) window_.pop_front();
+  while (!window_.empty() && (window_.size() > kMaxEvents || window_.front().ts < horizon)) {
+    window_.pop_front();
+  }
 
   Events window;
   window.reserve(window_.size());
@@ -79,7 +84,8 @@ Forensics::Evaluation Forensics::evaluate(SystemClock::time_point now) {
 
   std::vector<Finding> all;
   if (cfg_.enabled) {
-    std::map<const ObservedEvent*, size_t> position;
+    std::unordered_map<const ObservedEvent*, size_t> position;
+    position.reserve(window.size());
     for (size_t i = 0; i < window.size(); ++i) position[window[i]] = i;
 
     // A burst explains its closes, unless nearly all share one idle age of
@@ -111,7 +117,10 @@ Forensics::Evaluation Forensics::evaluate(SystemClock::time_point now) {
     if (!last_keys_.contains(f.key)) result.fresh.push_back(f);
   }
   last_keys_ = std::move(keys);
-  last_ = all;
+  {
+    std::lock_guard lock(mu_);
+    last_ = all;
+  }
   result.all = std::move(all);
   return result;
 }

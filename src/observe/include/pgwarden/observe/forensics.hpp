@@ -65,9 +65,14 @@ class Forensics {
 
  private:
   ForensicsConfig cfg_;
+  // Publishing threads only append to `arrived_` under `mu_`; evaluate()
+  // moves those into `window_` and analyses it under `eval_mu_`, so a long
+  // analysis never makes a connection's close wait.
   mutable std::mutex mu_;
-  std::deque<ObservedEvent> window_;
+  std::deque<ObservedEvent> arrived_;
   std::vector<Finding> last_;
+  std::mutex eval_mu_;
+  std::deque<ObservedEvent> window_;
   std::set<std::string> last_keys_;
 };
 
