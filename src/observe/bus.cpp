@@ -31,7 +31,6 @@ void EventBus::add_listener(Listener listener) {
 }
 
 void EventBus::publish(const ConnectionEvent& e) {
-  std::string json = to_json(e);
   std::shared_ptr<const Sinks> sinks;
   std::shared_ptr<const Listeners> listeners;
   {
@@ -46,6 +45,8 @@ void EventBus::publish(const ConnectionEvent& e) {
     listeners = listeners_;
   }
   for (auto& l : *listeners) l(e);
+  if (sinks->empty()) return;
+  const std::string json = to_json(e);  // once for every sink
   for (auto& s : *sinks) s->push(e, json);
 }
 

@@ -1,31 +1,63 @@
 #include "pgwarden/observe/event.hpp"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
+#include <ctime>
+#include <iterator>
+
+#include "pgwarden/core/json_text.hpp"
 
 namespace pgw::observe {
 
-std::string format_ts(SystemClock::time_point tp) {
+namespace {
+
+void append_ts(std::string& out, SystemClock::time_point tp) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:06d}Z", tm, us % 1'000'000);
+  fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 us % 1'000'000);
 }
 
+}  // namespace
+
+std::string format_ts(SystemClock::time_point tp) {
+  std::string out;
+  append_ts(out, tp);
+  return out;
+}
+
+// Written field by field (in the order of docs/events.md): an event is
+// serialised for every connection step, and a JSON object model would cost an
+// allocation per field.
 std::string to_json(const ConnectionEvent& e) {
-  nlohmann::ordered_json j;
-  j["ts"] = format_ts(e.ts);
-  j["event"] = e.event;
-  auto str = [&](const char* k, const std::string& v) {
-    if (!v.empty()) j[k] = v;
+  std::string out;
+  out.reserve(320);
+  auto key = [&](std::string_view k) {
+    out += ",\"";
+    out += k;
+    out += "\":";
   };
-  auto num = [&](const char* k, int64_t v) {
-    if (v >= 0) j[k] = v;
+  auto str = [&](std::string_view k, const std::string& v) {
+    if (v.empty()) return;
+    key(k);
+    append_json_string(out, v);
   };
-  if (e.conn_id) j["conn_id"] = e.conn_id;
+  auto integer = [&](std::string_view k, auto v) {
+    key(k);
+    fmt::format_to(std::back_inserter(out), "{}", v);
+  };
+  auto num = [&](std::string_view k, int64_t v) {
+    if (v >= 0) integer(k, v);
+  };
+  out += "{\"ts\":\"";
+  append_ts(out, e.ts);
+  out += '"';
+  key("event");
+  append_json_string(out, e.event);
+  if (e.conn_id) integer("conn_id", e.conn_id);
   str("side", e.side);
   str("peer", e.peer);
   str("backend", e.backend);
@@ -33,7 +65,7 @@ std::string to_json(const ConnectionEvent& e) {
   str("user", e.user);
   str("application_name", e.application_name);
   str("pool", e.pool);
-  if (e.backend_pid > 0) j["backend_pid"] = e.backend_pid;
+  if (e.backend_pid > 0) integer("backend_pid", e.backend_pid);
   num("age_ms", e.age_ms);
   num("idle_ms", e.idle_ms);
   num("wait_ms", e.wait_ms);
@@ -42,16 +74,16 @@ std::string to_json(const ConnectionEvent& e) {
   str("cause", e.cause);
   str("sqlstate", e.sqlstate);
   str("message", e.message);
-  if (e.err_no) j["errno"] = e.err_no;
+  if (e.err_no) integer("errno", e.err_no);
   if (e.event.ends_with(".close")) {
-    j["bytes_in"] = e.bytes_in;
-    j["bytes_out"] = e.bytes_out;
+    integer("bytes_in", e.bytes_in);
+    integer("bytes_out", e.bytes_out);
   }
   str("client_impact", e.client_impact);
   str("sink", e.sink);
   num("count", e.count);
-  // Invalid UTF-8 from a peer must not make the record unserialisable.
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += '}';
+  return out;
 }
 
 }  // namespace pgw::observe

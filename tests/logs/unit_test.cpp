@@ -297,14 +297,6 @@ TEST(BadInputTest, BinaryLongAndInvalidUtf8) {
   EXPECT_EQ(bad.examples["binary"][0], "f:2: bin\\x00ary");
 }
 
-TEST(BadInputTest, JsonEscapingReplacesInvalidUtf8) {
-  std::string out;
-  append_json_string(out, "a\"b\\\n\x01\xff\xc3\xa9");
-  EXPECT_EQ(out, "\"a\\\"b\\\\\\n\\u0001\xef\xbf\xbd\xc3\xa9\"");
-  EXPECT_TRUE(valid_utf8("\xc3\xa9"));
-  EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));  // surrogate
-}
-
 TEST(BadInputTest, RandomGarbageNeverCrashes) {
   std::string junk;
   uint32_t x = 12345;

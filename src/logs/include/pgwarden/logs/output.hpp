@@ -4,6 +4,7 @@
 #include <ostream>
 #include <string>
 
+#include "pgwarden/core/json_text.hpp"
 #include "pgwarden/logs/analysis.hpp"
 
 namespace pgw::logs {
@@ -17,7 +18,6 @@ void write_json(std::ostream& os, const Analyzer& a, const RunInfo& info);
 void write_html(std::ostream& os, const Analyzer& a, const RunInfo& info);
 // Appends one event as a JSON object plus '\n' (shared event model field names).
 void append_event_json(std::string& out, const Event& e);
-// JSON string escaping; invalid UTF-8 bytes become U+FFFD.
-void append_json_string(std::string& out, std::string_view s);
+using pgw::append_json_string;  // from core/json_text.hpp
 
 }  // namespace pgw::logs

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pgwarden/core/json_text.hpp"
 #include "pgwarden/logs/prefix.hpp"
 #include "pgwarden/logs/record.hpp"
 #include "pgwarden/logs/rules.hpp"
@@ -29,7 +30,7 @@ struct BadInput {
 
 // Printable ASCII/UTF-8 copy of s, at most max bytes; invalid bytes become \xNN.
 std::string escape_sample(std::string_view s, size_t max = 160);
-bool valid_utf8(std::string_view s);
+using pgw::valid_utf8;  // from core/json_text.hpp
 
 using RecordSink = std::function<void(Record&)>;
 
