@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "pgwarden/export/http_client.hpp"
+#include "pgwarden/export/webhook_transport.hpp"
 
 namespace pgw::admin {
 
@@ -23,8 +23,29 @@ Monitor::Monitor(const ProxyConfig& cfg, proxy::Proxy& proxy, observe::EventBus&
       firing_gauge_(
           metrics.gauge("pgwarden_alerts_firing", "1 while an alert rule fires", {"alert"})),
       webhook_failures_(metrics.counter("pgwarden_alert_webhook_failures_total",
-                                        "Alert notices the webhook did not accept", {})) {
+                                        "Failed alert webhook POSTs (each retry counts)", {})) {
   for (const auto& r : cfg.alerts.rules) firing_gauge_.with({r.name}).set(0);
+  if (!cfg.alerts.webhook_url.empty()) {
+    // Posted from a sink thread of its own: a slow or dead webhook delays
+    // neither forensics nor alert evaluation. One notice per request; failed
+    // ones are retried with backoff, in order, and announced as sink.failing.
+    observe::SinkOptions o;
+    o.name = "webhook:" + cfg.alerts.webhook_url;
+    o.queue_size = 1'000;
+    o.batch_size = 1;
+    o.flush_interval = std::chrono::milliseconds(0);
+    o.retry_min = std::chrono::seconds(1);
+    o.retry_max = std::chrono::seconds(30);
+    auto& failures = webhook_failures_;
+    webhook_ = std::make_unique<observe::AsyncSink>(
+        o,
+        std::make_unique<exporter::WebhookTransport>(cfg.alerts.webhook_url, cfg.alerts.timeout,
+                                                     [&failures](const std::string& error) {
+                                                       failures.with({}).inc();
+                                                       spdlog::warn("alert webhook: {}", error);
+                                                     }),
+        [&bus](observe::ConnectionEvent e) { bus.publish(e); });
+  }
   // Both only append to their windows: cheap enough for the publishing thread.
   bus_.add_listener([forensics = forensics_, alerts = alerts_](const observe::ConnectionEvent& e) {
     if (e.event == "forensics.finding" || e.event.starts_with("alert.")) return;
@@ -92,13 +113,7 @@ void Monitor::tick(SystemClock::time_point now) {
 }
 
 void Monitor::deliver(const observe::AlertNotice& n) {
-  if (cfg_.alerts.webhook_url.empty()) return;
-  std::string error;
-  if (!exporter::http_post(cfg_.alerts.webhook_url, "application/json", observe::webhook_json(n),
-                           cfg_.alerts.timeout, error)) {
-    webhook_failures_.with({}).inc();
-    spdlog::warn("alert webhook: {}", error);
-  }
+  if (webhook_) webhook_->push(observe::notice_event(n), observe::webhook_json(n));
 }
 
 nlohmann::json Monitor::findings_json() const {

@@ -2,8 +2,8 @@
 // The watch loop beside the data plane: every few seconds it evaluates drop
 // forensics and alert rules, feeds them the proxy's capacity probes and the
 // sinks' health, publishes new findings and alert notices as events, and
-// posts notices to the alert webhook. Its own thread, so a slow webhook
-// never touches a client.
+// queues notices for the alert webhook, which a sink thread of its own posts:
+// a slow webhook touches neither a client nor the evaluation.
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -16,6 +16,7 @@
 #include "pgwarden/observe/bus.hpp"
 #include "pgwarden/observe/forensics.hpp"
 #include "pgwarden/observe/metrics.hpp"
+#include "pgwarden/observe/sink.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 
 namespace pgw::admin {
@@ -45,6 +46,7 @@ class Monitor {
   observe::Family<observe::Gauge>& findings_gauge_;
   observe::Family<observe::Gauge>& firing_gauge_;
   observe::Family<observe::Counter>& webhook_failures_;
+  std::unique_ptr<observe::AsyncSink> webhook_;  // null without alerts.webhook_url
   std::map<std::string, observe::SystemClock::time_point> sink_down_since_;  // tick() only
   std::mutex mu_;
   std::condition_variable cv_;
