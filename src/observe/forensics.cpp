@@ -84,9 +84,16 @@ Forensics::Evaluation Forensics::evaluate(SystemClock::time_point now) {
 
   std::vector<Finding> all;
   if (cfg_.enabled) {
+    // Index of each event, built only when a burst needs it (most windows
+    // have none, and a map entry per event would cost an allocation each).
     std::unordered_map<const ObservedEvent*, size_t> position;
-    position.reserve(window.size());
-    for (size_t i = 0; i < window.size(); ++i) position[window[i]] = i;
+    auto index_of = [&](const ObservedEvent* e) {
+      if (position.empty()) {
+        position.reserve(window.size());
+        for (size_t i = 0; i < window.size(); ++i) position[window[i]] = i;
+      }
+      return position.at(e);
+    };
 
     // A burst explains its closes, unless nearly all share one idle age of
     // some length: then they are connections cut at once after the same idle
@@ -97,7 +104,7 @@ Forensics::Evaluation Forensics::evaluate(SystemClock::time_point now) {
     for (const Events& b : find_bursts(window, cfg_)) {
       auto idle = shared_idle_ms(b, kSimultaneousCutShare);
       if (idle && *idle >= kMinSimultaneousCutIdleMs) continue;
-      for (const ObservedEvent* e : b) in_burst[position[e]] = true;
+      for (const ObservedEvent* e : b) in_burst[index_of(e)] = true;
       burst_findings.push_back(burst_finding(b));
     }
     std::vector<bool> explained = in_burst;

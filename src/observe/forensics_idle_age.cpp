@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <optional>
+#include <string_view>
 
 #include "forensics_patterns.hpp"
 
@@ -36,8 +37,9 @@ long key_seconds(double seconds) {
 // Closes whose idle age tells who cut them: no server message (a FATAL with
 // a SQLSTATE is explained by the refusals-and-kills patterns) and not a
 // proxy policy.
-bool idle_cut_candidate(const ObservedEvent& e, const std::string& side) {
-  if (!is_close(e) || e.side != side || !e.sqlstate.empty() || e.idle_ms < 1000) return false;
+bool idle_cut_candidate(const ObservedEvent& e, std::string_view side) {
+  // The integer test first: it rejects nearly every close of a busy window.
+  if (e.idle_ms < 1000 || !is_close(e) || e.side != side || !e.sqlstate.empty()) return false;
   if (side == "server") return initiated_by_server_or_network(e);
   return e.initiator == "network" ||
          (e.initiator == "client" && (e.cause == "client_eof" || e.cause == "peer_reset"));
@@ -59,7 +61,7 @@ std::string keepalive_fix(long n) {
       fmt::arg("n", n), fmt::arg("half", half));
 }
 
-Finding idle_cut_finding(const Events& members, const std::string& side, double median_ms) {
+Finding idle_cut_finding(const Events& members, std::string_view side, double median_ms) {
   Finding f = make_finding("idle_cut", members);
   const long n = std::lround(median_ms / 1000);
   f.value = static_cast<double>(n);
@@ -147,11 +149,11 @@ std::vector<Finding> find_fixed_ages(const Events& window, const std::vector<boo
     std::vector<Sample> samples;
     for (size_t i = 0; i < window.size(); ++i) {
       const ObservedEvent& e = *window[i];
+      if (e.age_ms < 1000 || excluded[i] || !is_close(e) || e.side != side) continue;
       // pgwarden's own server_lifetime is its policy, already named by its cause.
       bool own_lifetime = e.initiator == "proxy" && e.cause == "lifetime";
       // A close with a SQLSTATE names its own cause (the kinds in refusals).
-      if (is_close(e) && e.side == side && !own_lifetime && !excluded[i] && e.age_ms >= 1000 &&
-          e.sqlstate.empty()) {
+      if (!own_lifetime && e.sqlstate.empty()) {
         samples.push_back({static_cast<double>(e.age_ms), i});
       }
     }
