@@ -2,6 +2,7 @@
 # pgbench data, process bookkeeping, free ports and CPU accounting. Source it
 # after `set -euo pipefail`; it sets $work, $pg_port, PGPASSWORD=pw and an EXIT
 # trap that stops everything it and the caller started (add PIDs to `pids`).
+# KEEP_BENCH_DIR=1 keeps $work (PostgreSQL log, configs) for a look afterwards.
 pgbin=/usr/lib/postgresql/15/bin
 work=$(mktemp -d /tmp/pgwarden-bench-XXXXXX)
 pids=()
@@ -9,10 +10,13 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 bench_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$work/data/postmaster.pid" ] && as_pg "$pgbin/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$work"
+  [ -n "${KEEP_BENCH_DIR:-}" ] || rm -rf "$work"
 }
 trap bench_cleanup EXIT
 [ "$(id -u)" = 0 ] && chown postgres "$work"
+# free_port START: the first port from START that nothing answers on. Callers
+# start below the ephemeral range (32768+): pgbench -C churns through that, and
+# a client socket holding the port would make bind() fail.
 free_port() { local p; for p in $(seq "$1" $(($1 + 200))); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return; }; done; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -21,7 +25,7 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 start_postgres() {
   echo "pw" > "$work/pw"; [ "$(id -u)" = 0 ] && chown postgres "$work/pw"
   as_pg "$pgbin/initdb" -D "$work/data" -U postgres --pwfile="$work/pw" -A scram-sha-256 --no-sync >/dev/null
-  pg_port=$(free_port 55500)
+  pg_port=$(free_port 25500)
   cat >> "$work/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $pg_port

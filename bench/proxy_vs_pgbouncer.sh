@@ -10,7 +10,7 @@ secs=${2:-10}
 source bench/lib.sh
 start_postgres 10
 
-bouncer_port=$(free_port 56500)
+bouncer_port=$(free_port 26500)
 cat > "$work/pgbouncer.ini" <<CONF
 [databases]
 postgres = host=127.0.0.1 port=$pg_port dbname=postgres
@@ -32,7 +32,7 @@ as_pg pgbouncer -d "$work/pgbouncer.ini"
 sleep 0.5
 bouncer_pid=$(cat "$work/pgbouncer.pid"); pids+=("$bouncer_pid")
 
-warden_port=$(free_port 57500)
+warden_port=$(free_port 27500)
 "$bin" proxy --listen "127.0.0.1:$warden_port" --backend "postgres://postgres:pw@127.0.0.1:$pg_port/postgres" \
   --mode transaction --pool-size 20 --log-level warn ${PGWARDEN_ARGS:-} &
 warden_pid=$!; pids+=("$warden_pid")
