@@ -41,6 +41,10 @@ int raw_connect(int port) {
 }
 
 std::string read_all(int fd, double seconds) {
+  return read_until(fd, {}, seconds);
+}
+
+std::string read_until(int fd, std::string_view marker, double seconds) {
   std::string out;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   for (;;) {
@@ -54,6 +58,7 @@ std::string read_all(int fd, double seconds) {
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
     out.append(buf, static_cast<size_t>(n));
+    if (!marker.empty() && out.find(marker) != std::string::npos) break;
   }
   return out;
 }

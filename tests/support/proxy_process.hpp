@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -50,5 +51,7 @@ std::string pgwarden_bin();
 int raw_connect(int port);
 // Reads until the peer closes or `seconds` pass; returns the bytes.
 std::string read_all(int fd, double seconds);
+// The same, but also returns as soon as the bytes read contain `marker`.
+std::string read_until(int fd, std::string_view marker, double seconds);
 
 }  // namespace pgw::test
