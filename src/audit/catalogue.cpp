@@ -1,0 +1,142 @@
+// The catalogue of audit rules: id, what each checks and its source.
+#include "pgwarden/audit/rules.hpp"
+
+namespace pgw::audit {
+
+namespace {
+constexpr const char* kPgDocs =
+    "PostgreSQL 15 docs, runtime-config-connection / -resource / -logging";
+}
+
+const std::vector<RuleInfo>& rule_catalogue() {
+  static const std::vector<RuleInfo> rules = {
+      {"audit.server-unreachable", Severity::error, "The server could not be reached",
+       "libpq connection status"},
+      {"audit.auth-failed", Severity::error, "The server refused the audit's credentials",
+       "libpq connection status"},
+      {"audit.limited-privileges", Severity::warning,
+       "The audit role cannot see other roles' sessions", "PostgreSQL docs, pg_read_all_stats"},
+      {"audit.query-failed", Severity::warning, "A read-only audit query failed",
+       "the query's error"},
+      {"conn.budget", Severity::error, "Pools that can connect exceed max_connections",
+       "PostgreSQL docs (max_connections, superuser_reserved_connections); pool defaults in "
+       "node-postgres pg-pool, postgres.js src/index.js, Zero zero-cache-config"},
+      {"conn.reserved", Severity::warning, "No superuser-reserved connection slots",
+       "PostgreSQL docs superuser_reserved_connections; postgresqltuner"},
+      {"conn.usage", Severity::error, "Connection usage close to the limit",
+       "pg_stat_activity; postgres_mixin PostgreSQLHighConnections (80 %)"},
+      {"conn.database-limit", Severity::error, "Pools exceed a database's CONNECTION LIMIT",
+       "PostgreSQL docs CREATE DATABASE"},
+      {"conn.role-limit", Severity::error, "Pools exceed a role's CONNECTION LIMIT",
+       "PostgreSQL docs CREATE ROLE"},
+      {"conn.proxy-clients", Severity::error, "Apps behind the proxy exceed its max_client_conn",
+       "pgwarden docs/configuration.md"},
+      {"sess.idle-in-transaction", Severity::warning, "Sessions idle in transaction",
+       "pg_stat_activity"},
+      {"sess.long-running", Severity::warning, "Long-running statements", "pg_stat_activity"},
+      {"stats.sessions-abandoned", Severity::warning,
+       "Sessions ended by the client vanishing (no Terminate)", "pg_stat_database (PG14+)"},
+      {"stats.sessions-fatal", Severity::info, "Sessions ended by a FATAL error",
+       "pg_stat_database (PG14+)"},
+      {"stats.sessions-killed", Severity::info, "Sessions terminated by an operator",
+       "pg_stat_database (PG14+)"},
+      {"mem.ram-unknown", Severity::info, "RAM unknown: memory rules skipped", "--ram"},
+      {"mem.work-mem", Severity::warning, "work_mem x connections can exceed RAM",
+       "postgresqltuner memory model; PGTune work_mem formula"},
+      {"mem.shared-buffers", Severity::warning, "shared_buffers far from 25 % of RAM",
+       "PGTune (RAM/4); postgresqltuner (> 40 % warns)"},
+      {"mem.maintenance-work-mem", Severity::warning, "maintenance_work_mem above RAM/8",
+       "PGTune (RAM/16, dw RAM/8)"},
+      {"mem.effective-cache-size", Severity::warning, "effective_cache_size implausible",
+       "PGTune (RAM x 3/4); postgresqltuner"},
+      {"timeout.statement", Severity::info, "No statement_timeout", kPgDocs},
+      {"timeout.idle-in-transaction", Severity::warning, "No idle_in_transaction_session_timeout",
+       kPgDocs},
+      {"timeout.idle-session", Severity::info, "idle_session_timeout closes pooled connections",
+       kPgDocs},
+      {"timeout.keepalives", Severity::warning,
+       "Server TCP keepalive slower than the middlebox idle cut",
+       "PostgreSQL docs tcp_keepalives_*; Linux ip-sysctl (7200 s); AWS NAT/NLB 350 s, Azure LB "
+       "240 s"},
+      {"timeout.tcp-user", Severity::info, "No tcp_user_timeout", kPgDocs},
+      {"timeout.client-connection-check", Severity::info, "No client_connection_check_interval",
+       kPgDocs},
+      {"timeout.authentication", Severity::warning, "authentication_timeout above 1 min", kPgDocs},
+      {"log.connections", Severity::warning, "log_connections is off", kPgDocs},
+      {"log.disconnections", Severity::warning, "log_disconnections is off", kPgDocs},
+      {"log.line-prefix", Severity::warning, "log_line_prefix lacks %a, %e or %p", kPgDocs},
+      {"zero.wal-level", Severity::error, "Logical replication is off",
+       "Zero docs connecting-to-postgres (wal_level=logical)"},
+      {"zero.wal-senders", Severity::error, "Not enough free WAL senders for Zero",
+       "PostgreSQL docs max_wal_senders; Zero replication stream"},
+      {"zero.replication-slots", Severity::error, "Not enough free replication slots for Zero",
+       "PostgreSQL docs max_replication_slots; rocicorp/mono PR #4124 (resync creates a new slot)"},
+      {"zero.wal-sender-timeout", Severity::warning, "wal_sender_timeout disabled",
+       "rocicorp/mono PR #6244, #6047"},
+      {"zero.max-slot-wal-keep-size", Severity::warning,
+       "max_slot_wal_keep_size trades disk for Zero resyncs",
+       "PostgreSQL docs; rocicorp/mono PR #3464 / #4595"},
+      {"slot.inactive", Severity::warning, "Inactive replication slot retains WAL",
+       "pg_replication_slots; AWS Aurora logical replication docs"},
+      {"slot.invalidated", Severity::error, "Replication slot invalidated (wal_status=lost)",
+       "pg_replication_slots (PG13+)"},
+      {"app.driver-unknown", Severity::info, "Pool settings unknown for an app",
+       "docs/audit.md (env file conventions)"},
+      {"app.sslmode", Severity::warning, "Connection string without a verifying sslmode",
+       "libpq docs sslmode"},
+      {"app.pg-connection-timeout", Severity::warning, "node-postgres pool checkout waits forever",
+       "brianc/node-postgres packages/pg-pool/index.js"},
+      {"app.keepalive", Severity::warning, "App connections have no keepalive below the idle cut",
+       "node-postgres client.js (keepAlive false); Node.js net setKeepAlive; postgres.js "
+       "keep_alive 60"},
+      {"app.idle-vs-server", Severity::warning,
+       "Pool keeps idle connections longer than the server's idle_session_timeout",
+       "PostgreSQL docs idle_session_timeout; pool defaults"},
+      {"app.prepare-through-pooler", Severity::warning,
+       "Named prepared statements through a transaction pooler",
+       "postgres.js prepare default true; Zero docs (26000 prepared statement does not exist)"},
+      {"app.env-ignored", Severity::warning, "An env var that does not do what it says",
+       "porsager/postgres src/index.js parseOptions"},
+      {"zero.replication-role", Severity::error,
+       "ZERO_UPSTREAM_DB's role cannot open a replication connection",
+       "PostgreSQL docs (logical replication: REPLICATION attribute or superuser); AWS "
+       "rds_replication"},
+      {"zero.upstream-pooler", Severity::error, "ZERO_UPSTREAM_DB goes through a pooler",
+       "Zero docs self-host.mdx (must be a direct connection)"},
+      {"proxy.keepalive", Severity::warning, "Proxy keepalive off or slower than the idle cut",
+       "pgwarden docs/configuration.md; AWS NAT/NLB 350 s, Azure LB 240 s"},
+      {"proxy.server-idle", Severity::warning,
+       "Proxy keeps server links idle longer than idle_session_timeout",
+       "PostgreSQL docs idle_session_timeout"},
+      {"proxy.client-idle", Severity::warning,
+       "App pools keep connections idle longer than the proxy's client_idle_timeout",
+       "pool defaults; pgwarden docs/configuration.md"},
+      {"proxy.query-timeout", Severity::warning, "Proxy query_timeout not above statement_timeout",
+       "PgBouncer docs query_timeout"},
+      {"aurora.max-connections", Severity::error,
+       "Aurora's default max_connections for the instance class",
+       "AWS AuroraPostgreSQL.Managing: LEAST(DBInstanceClassMemory/9531392, 5000)"},
+      {"aurora.logical-replication", Severity::error, "rds.logical_replication is off",
+       "AWS AuroraPostgreSQL.Replication.Logical"},
+      {"aurora.extensions", Severity::info, "Extensions to check against Aurora",
+       "rds.extensions; AWS Aurora PostgreSQL extension list"},
+      {"aurora.failover-slot", Severity::warning,
+       "A writer failover can cost Zero its replication slot",
+       "PostgreSQL docs (PG15 has no failover slots); Zero docs; unverified for Aurora"},
+      {"aurora.endpoint", Severity::error, "App connects to the wrong Aurora endpoint",
+       "AWS Aurora endpoints docs"},
+      {"aurora.tls", Severity::warning, "App does not verify the Aurora server certificate",
+       "libpq sslmode; AWS RDS SSL docs"},
+      {"aurora.version", Severity::error, "Zero needs Aurora PostgreSQL 15.6+",
+       "Zero docs connecting-to-postgres"},
+  };
+  return rules;
+}
+
+const RuleInfo* find_rule(const std::string& id) {
+  for (auto& r : rule_catalogue())
+    if (id == r.id) return &r;
+  return nullptr;
+}
+
+}  // namespace pgw::audit
