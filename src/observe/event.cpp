@@ -2,31 +2,16 @@
 
 #include <fmt/format.h>
 
-#include <ctime>
 #include <iterator>
 
 #include "pgwarden/core/json_text.hpp"
+#include "pgwarden/core/time_text.hpp"
 
 namespace pgw::observe {
 
-namespace {
-
-void append_ts(std::string& out, SystemClock::time_point tp) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 us % 1'000'000);
-}
-
-}  // namespace
-
 std::string format_ts(SystemClock::time_point tp) {
-  std::string out;
-  append_ts(out, tp);
-  return out;
+  return format_utc_micros(
+      std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count());
 }
 
 // Written field by field (in the order of docs/events.md): an event is
@@ -53,7 +38,7 @@ std::string to_json(const ConnectionEvent& e) {
     if (v >= 0) integer(k, v);
   };
   out += "{\"ts\":\"";
-  append_ts(out, e.ts);
+  out += format_ts(e.ts);
   out += '"';
   key("event");
   append_json_string(out, e.event);

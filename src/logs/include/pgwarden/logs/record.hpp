@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "pgwarden/core/time_text.hpp"
+
 namespace pgw::logs {
 
 enum class Format { Auto, Stderr, Csvlog, Jsonlog, Pgbouncer, Pgwarden, JsonLines, Text };
@@ -38,7 +40,9 @@ struct Record {
 // Unknown zone abbreviations count as UTC. *used receives the characters consumed.
 std::optional<int64_t> parse_timestamp(std::string_view s, size_t* used = nullptr);
 // RFC 3339 with microseconds, UTC: "2026-08-20T10:15:02.123000Z".
-std::string format_ts(int64_t ts_us);
+inline std::string format_ts(int64_t ts_us) {
+  return format_utc_micros(ts_us);
+}
 // "H:MM:SS.mmm" (PostgreSQL session time) -> milliseconds.
 std::optional<int64_t> parse_session_time(std::string_view s);
 

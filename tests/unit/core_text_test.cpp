@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "pgwarden/core/json_text.hpp"
+#include "pgwarden/core/time_text.hpp"
 
 using namespace pgw;
 
@@ -24,4 +25,10 @@ TEST(JsonText, Utf8ValidationIsStrict) {
   EXPECT_FALSE(valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_TRUE(all_ascii("abc"));
   EXPECT_FALSE(all_ascii("abcdefgh\xc3\xa9"));
+}
+
+TEST(TimeText, Rfc3339MicrosecondsUtcEvenBeforeTheEpoch) {
+  EXPECT_EQ(format_utc_micros(1'795'739'045'123'456), "2026-11-27T00:24:05.123456Z");
+  EXPECT_EQ(format_utc_micros(0), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(format_utc_micros(-1), "1969-12-31T23:59:59.999999Z");
 }
