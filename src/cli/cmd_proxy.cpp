@@ -176,14 +176,20 @@ int run_proxy(const ProxyFlags& f) {
         if (auto problem = px.reload(); !problem.empty()) spdlog::error("SIGHUP: {}", problem);
         continue;
       }
+      if (sig == SIGTERM && !px.draining()) {
+        // The first SIGTERM drains; SIGINT or a second SIGTERM stops at once.
+        spdlog::info("received SIGTERM, draining (SIGINT or another SIGTERM stops at once)");
+        px.drain();
+        continue;
+      }
       spdlog::info("received signal {}, shutting down", sig);
       px.stop();
       return;
     }
   });
   px.run();
-  // Wake the watcher if run() ended on its own.
-  pthread_kill(watcher.native_handle(), SIGTERM);
+  // Wake the watcher if run() ended on its own (a finished drain included).
+  pthread_kill(watcher.native_handle(), SIGINT);
   watcher.join();
   if (admin_http) admin_http->stop();
   if (monitor) monitor->stop();

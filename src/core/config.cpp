@@ -76,6 +76,7 @@ void read_timeouts(TableReader& r, Timeouts& t) {
   r.read("server_check_delay", t.server_check_delay);
   r.read("reserve_pool_timeout", t.reserve_pool);
   r.read("cancel_wait_timeout", t.cancel_wait);
+  r.read("shutdown_grace", t.shutdown_grace);
 }
 
 }  // namespace
@@ -124,6 +125,9 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     int max_packet = static_cast<int>(cfg.max_packet_size);
     r.read("max_packet_size", max_packet, 1024, 1 << 30);
     cfg.max_packet_size = static_cast<uint32_t>(max_packet);
+    int client_buffer = static_cast<int>(cfg.client_buffer_size);
+    r.read("client_buffer_size", client_buffer, 8192, 1 << 30);
+    cfg.client_buffer_size = static_cast<uint32_t>(client_buffer);
     r.reject_unknown();
   }
   if (auto* t = top.subtable("timeouts")) {

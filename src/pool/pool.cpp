@@ -168,7 +168,8 @@ bool Pool::idle_conn_dead(ServerConn& s, CloseReason& why) {
   return false;
 }
 
-asio::awaitable<ServerPtr> Pool::acquire(const std::function<void()>& on_wait) {
+asio::awaitable<ServerPtr> Pool::acquire(const std::function<void()>& on_wait,
+                                         std::shared_ptr<WaitAbandon> abandon) {
   auto ex = co_await asio::this_coro::executor;
   const auto start = SteadyClock::now();
   const auto wait_limit = settings_.timeouts.query_wait;
@@ -178,6 +179,27 @@ asio::awaitable<ServerPtr> Pool::acquire(const std::function<void()>& on_wait) {
     bool open = false;
     bool started_waiting = false;
     std::vector<std::pair<ServerPtr, CloseReason>> dead;
+    if (abandon && abandon->abandoned()) {
+      // The requester left: whatever the queue gave it goes back untouched.
+      ServerPtr granted;
+      {
+        std::lock_guard lock(mgr_.mu_);
+        if (waiter) {
+          std::erase(waiters_, waiter);
+          granted = std::move(waiter->granted);
+          if (waiter->may_open) {
+            --opening_;
+            free_slot_locked();
+            let_first_waiter_open_locked();
+          }
+        }
+      }
+      if (granted) release(std::move(granted));
+      throw ProxyError(sqlstate::kConnectionFailure,
+                       fmt::format("client left while waiting for a server connection of pool {}",
+                                   settings_.key()),
+                       "client_gone_while_waiting", "client");
+    }
     {
       std::lock_guard lock(mgr_.mu_);
       if (waiter && waiter->granted) {
@@ -229,6 +251,7 @@ asio::awaitable<ServerPtr> Pool::acquire(const std::function<void()>& on_wait) {
           waiter = std::make_shared<Waiter>(ex);
           waiters_.push_back(waiter);
           started_waiting = true;
+          if (abandon) abandon->wake_ = [w = waiter] { w->timer.cancel(); };
         }
         // Wake for a hand-over, the reserve pool, or the wait limit.
         auto next = wait_limit.count() > 0 ? start + wait_limit : SteadyClock::time_point::max();

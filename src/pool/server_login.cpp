@@ -123,8 +123,7 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
         wire::parse_error_fields(f.body, e);
         throw login_failure(ps, e);
       }
-      case 'Z':
-        s.tx_status = f.body.empty() ? 'I' : f.body[0];
+      case 'Z':  // the link starts idle: a fresh LinkState
         s.rbuf.erase(0, f.size);
         co_return;
       default:  // NoticeResponse, NegotiateProtocolVersion: nothing to do
@@ -184,6 +183,7 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
     s.local_addr = local.address().to_string();
     s.local_port = local.port();
   }
+  s.remote = s.sock.remote_endpoint(ec);
   net::apply_tcp_options(s.sock.native_handle(), ps.keepalive);
   timer.expires_after(ps.timeouts.server_login);
   auto logged_in = co_await (login_outcome(s, ps) || timer.async_wait(use_awaitable));
@@ -225,7 +225,9 @@ asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::stri
   wire::query(out, sql);
   try {
     co_await send(s, out);
+    s.link.sent_internal_query();
     bool ok = true;
+    std::string unseen;  // the state machine's client-bound output: nobody's
     for (;;) {
       wire::Frame f;
       auto st = wire::next_frame(s.rbuf, kMaxServerMessage, f);
@@ -237,6 +239,8 @@ asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::stri
         co_await read_more(s);
         continue;
       }
+      s.link.received(f, unseen);
+      unseen.clear();
       if (f.type == 'E') {
         wire::ErrorFields e;
         wire::parse_error_fields(f.body, e);
@@ -251,13 +255,9 @@ asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::stri
         if (wire::parse_parameter_status(f.body, k, v)) s.params[lower_key(k)] = std::string(v);
       } else if (f.type == 'D') {
         if (first_row && first_row->empty()) *first_row = parse_data_row(f.body);
-      } else if (f.type == 'C') {
-        std::string_view tag = f.body;
-        if (tag.starts_with("DISCARD ALL") || tag.starts_with("DEALLOCATE ALL")) s.prepared.clear();
       } else if (f.type == 'Z') {
-        s.tx_status = f.body.empty() ? 'I' : f.body[0];
         s.rbuf.erase(0, f.size);
-        co_return ok&& s.tx_status == 'I';
+        co_return ok&& s.link.idle();
       }
       s.rbuf.erase(0, f.size);
     }

@@ -72,6 +72,46 @@ void Proxy::stop() {
   ioc_.stop();
 }
 
+void Proxy::drain() {
+  if (draining_.exchange(true)) return;
+  asio::co_spawn(ioc_, drain_sessions(), asio::detached);
+}
+
+asio::awaitable<void> Proxy::drain_sessions() {
+  const auto grace = cfg_.timeouts.shutdown_grace;
+  const auto deadline = SteadyClock::now() + grace;
+  spdlog::info("draining: {} clients, up to {} for open transactions", session_count(),
+               format_duration(grace));
+  asio::steady_timer timer(ioc_);
+  for (;;) {
+    const bool expired = SteadyClock::now() >= deadline;
+    size_t left = 0;
+    for (auto& s : sessions()) {
+      ++left;
+      if (expired)
+        s->terminate("proxy_shutdown", sqlstate::kAdminShutdown,
+                     fmt::format("terminating connection: pgwarden is shutting down and "
+                                 "shutdown_grace ({}) has passed",
+                                 format_duration(grace)));
+      else
+        s->end_if_idle("proxy_shutdown", sqlstate::kAdminShutdown,
+                       "terminating connection: pgwarden is shutting down");
+    }
+    if (left == 0 || stopping_) break;
+    if (expired) {
+      // Give the goodbyes a moment to be written, then stop regardless.
+      timer.expires_after(std::chrono::milliseconds(500));
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      break;
+    }
+    timer.expires_after(std::chrono::milliseconds(50));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+  stop();
+}
+
 asio::awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
   for (;;) {
     auto strand = asio::make_strand(ioc_.get_executor());

@@ -12,6 +12,7 @@
 
 #include "pgwarden/net/socket_opts.hpp"
 #include "pgwarden/observe/ids.hpp"
+#include "pgwarden/pool/cancel.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 #include "pgwarden/wire/auth.hpp"
 
@@ -109,6 +110,16 @@ asio::awaitable<void> Session::send_fatal_and_close(std::string sqlstate, std::s
     co_await client_out_.send(out);
   } catch (...) {
   }
+  co_await close_client_after_flush();
+}
+
+asio::awaitable<void> Session::close_client_after_flush() {
+  // A goodbye queued behind other output (another coroutine is writing) must
+  // still reach the client: wait for the outbox, briefly, then close.
+  try {
+    co_await client_out_.flushed(std::chrono::milliseconds(2000));
+  } catch (...) {
+  }
   boost::system::error_code ec;
   client_.shutdown(tcp::socket::shutdown_both, ec);
   client_.close(ec);
@@ -194,36 +205,75 @@ asio::awaitable<void> Session::finish() {
     if (reader_) reader_->attached = false;
     server_.reset();
     unlink_server(*s);
-    const auto& ps = pool_->settings();
-    std::string state = to_string(state_.load());
-    if (!pending_.empty() || in_copy_) {
-      // A request is still running on the server: it cannot be handed on.
-      // A proxy policy (query_timeout, KILL...) names itself; a client that
-      // left on its own leaves a server mid-request.
-      pool_->close(s,
-                   {end_initiator_ == "proxy" ? end_cause_ : "client_gone_mid_request", "proxy", "",
-                    fmt::format("client {} left ({}) while a request was running", id_,
-                                end_cause_.empty() ? "unknown" : end_cause_),
-                    0, state, "none"});
-    } else {
-      std::vector<std::string> cleanup;
-      if (s->tx_status != 'I') cleanup.push_back("ROLLBACK");
-      if ((mode_ == PoolMode::session || ps.reset_query_always) && !ps.reset_query.empty())
-        cleanup.push_back(ps.reset_query);
-      if (cleanup.empty()) {
-        SPDLOG_TRACE("client {} finish: release", id_);
-        pool_->release(s);
-      } else {
-        SPDLOG_TRACE("client {} finish: reset", id_);
-        pool_->reset_then_release(s, std::move(cleanup), "reset_failed");
-      }
-    }
+    hand_back_after_departure(std::move(s));
   }
   boost::system::error_code ec;
   client_.close(ec);
   proxy_.unregister_session(key_pid_);
   if (counted_login_) proxy_.logged_in_counter().fetch_sub(1);
   emit_client_event("client.close");
+}
+
+void Session::hand_back_after_departure(pool::ServerPtr s) {
+  // What the link's state machine says the link is decides its fate: only a
+  // provably idle link is lent again; nothing the client left half-done may
+  // run for it or for anyone else.
+  const auto& ps = pool_->settings();
+  const std::string state = to_string(state_.load());
+  const wire::LinkPhase phase = s->link.phase();
+  const std::string left =
+      fmt::format("client {} left ({})", id_, end_cause_.empty() ? "unknown" : end_cause_);
+  // A proxy policy (query_timeout, KILL...) names itself; a client that left
+  // on its own is named for what it left behind.
+  auto cause_for = [&](const char* own) {
+    return end_initiator_ == "proxy" ? end_cause_ : std::string(own);
+  };
+  switch (wire::on_client_departure(phase)) {
+    case wire::DepartureAction::release:
+    case wire::DepartureAction::rollback: {
+      std::vector<std::string> cleanup;
+      if (phase != wire::LinkPhase::idle) cleanup.push_back("ROLLBACK");
+      if ((mode_ == PoolMode::session || ps.reset_query_always) && !ps.reset_query.empty())
+        cleanup.push_back(ps.reset_query);
+      if (cleanup.empty())
+        pool_->release(std::move(s));
+      else
+        pool_->reset_then_release(std::move(s), std::move(cleanup), "reset_failed");
+      return;
+    }
+    case wire::DepartureAction::cancel_and_close: {
+      // The backend is still working for nobody: cancel it, then close the
+      // link (its slot stays taken until then, so it cannot be lent).
+      pool::CloseReason why{cause_for("client_gone_mid_request"),
+                            "proxy",
+                            "",
+                            left + " while a request was running; the request was cancelled",
+                            0,
+                            state,
+                            "none"};
+      const auto bound = proxy_.config().timeouts.cancel_wait;
+      asio::co_spawn(
+          strand_,
+          [pool = pool_, s = std::move(s), why = std::move(why), bound]() -> asio::awaitable<void> {
+            std::string failure =
+                co_await pool::send_cancel(s->remote, s->backend_pid, s->backend_key, bound);
+            if (!failure.empty())
+              spdlog::warn("cancel of backend {} on {} failed: {}", s->backend_pid, s->backend,
+                           failure);
+            pool->close(s, why);
+          },
+          asio::detached);
+      return;
+    }
+    case wire::DepartureAction::close:
+      pool_->close(s, {phase == wire::LinkPhase::broken ? std::string("server_protocol_violation")
+                                                        : cause_for("client_gone_unsynced"),
+                       "proxy", "",
+                       fmt::format("{} with the link {}: closed rather than lent", left,
+                                   wire::to_string(phase)),
+                       0, state, "none"});
+      return;
+  }
 }
 
 std::optional<CancelTarget> Session::cancel_target() {
@@ -266,18 +316,18 @@ void Session::check_timeouts() {
                 "client_login_timeout ({})",
                 format_duration(t.client_login));
           }
-        } else if (!self->pending_.empty()) {
+        } else if (self->server_ && self->server_->link.has_outstanding()) {
           auto running = std::chrono::nanoseconds(now.time_since_epoch().count() -
                                                   self->request_started_ns_.load());
           if (t.query.count() > 0 && running >= t.query) {
             cause = "query_timeout";
             sqlstate = sqlstate::kQueryCanceled;
             message = fmt::format(
-                "pgwarden: query ran longer than query_timeout ({}); the "
-                "server connection was closed",
+                "pgwarden: query ran longer than query_timeout ({}); it was "
+                "cancelled and its server connection closed",
                 format_duration(t.query));
           }
-        } else if (self->server_ && self->server_->tx_status != 'I') {
+        } else if (self->server_ && self->server_->link.tx_status() != 'I') {
           if (t.idle_transaction.count() > 0 && idle >= t.idle_transaction) {
             cause = "idle_transaction_timeout";
             sqlstate = sqlstate::kIdleInTransactionTimeout;
@@ -304,6 +354,24 @@ void Session::terminate(std::string cause, std::string sqlstate, std::string mes
   asio::co_spawn(
       strand_,
       [self = shared_from_this(), cause, sqlstate, message]() -> asio::awaitable<void> {
+        if (self->ended_) co_return;
+        co_await self->send_fatal_and_close(sqlstate, message, cause);
+      },
+      asio::detached);
+}
+
+}  // namespace pgw::proxy
+
+namespace pgw::proxy {
+
+void Session::end_if_idle(std::string cause, std::string sqlstate, std::string message) {
+  asio::co_spawn(
+      strand_,
+      [self = shared_from_this(), cause, sqlstate, message]() -> asio::awaitable<void> {
+        if (self->ended_) co_return;
+        const ClientState st = self->state_.load();
+        if (st == ClientState::authenticating || st == ClientState::waiting_for_server) co_return;
+        if (self->server_ && !self->server_->link.idle()) co_return;
         co_await self->send_fatal_and_close(sqlstate, message, cause);
       },
       asio::detached);

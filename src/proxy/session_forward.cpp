@@ -4,6 +4,7 @@
 // server messages into client writes, hides the responses to requests the
 // proxy injected, produces synthetic ones in order, and hands the server back
 // to the pool at the end of each transaction in transaction mode.
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -12,6 +13,9 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include "pgwarden/net/socket_opts.hpp"
 #include "pgwarden/proxy/proxy.hpp"
@@ -25,71 +29,35 @@ namespace {
 int64_t now_ns() {
   return SteadyClock::now().time_since_epoch().count();
 }
-
-bool completes(Pending::Kind k, char type) {
-  switch (k) {
-    case Pending::parse:
-    case Pending::injected_parse:
-      return type == '1';
-    case Pending::bind:
-      return type == '2';
-    case Pending::close:
-    case Pending::injected_close:
-      return type == '3';
-    case Pending::describe:
-      return type == 'T' || type == 'n';
-    case Pending::execute:
-      return type == 'C' || type == 'I' || type == 's';
-    case Pending::sync:
-    case Pending::query:
-    case Pending::function_call:
-    case Pending::replay:
-      return type == 'Z';
-    case Pending::synthetic:
-      return false;
-  }
-  return false;
-}
 }  // namespace
 
 bool Session::rewrite_statements() const {
   return mode_ == PoolMode::transaction && proxy_.config().max_prepared_statements > 0;
 }
 
-void Session::push_pending(Pending::Kind k) {
-  if (pending_.empty()) {
+void Session::send_to_server(wire::LinkRequest r) {
+  if (!server_->link.has_outstanding()) {
     const int64_t now = now_ns();
     request_started_ns_.store(now, std::memory_order_relaxed);
     request_in_flight_.store(true, std::memory_order_relaxed);
     if (tx_started_ns_ == 0) tx_started_ns_ = now;
   }
-  pending_.push_back({k, {}});
+  server_->link.sent(std::move(r));
 }
 
 void Session::push_synthetic(std::string bytes) {
-  if (pending_.empty()) {
-    // Nothing outstanding ahead of it: the answer can go out right away.
-    asio::co_spawn(
-        strand_,
-        [self = shared_from_this(), bytes = std::move(bytes)]() -> asio::awaitable<void> {
-          boost::system::error_code ec;
-          try {
-            co_await self->client_out_.send(bytes);
-          } catch (...) {
-          }
-        },
-        asio::detached);
-    return;
-  }
-  pending_.push_back({Pending::synthetic, std::move(bytes)});
-}
-
-void Session::drain_synthetic(std::string& to_client) {
-  while (!pending_.empty() && pending_.front().kind == Pending::synthetic) {
-    to_client += pending_.front().bytes;
-    pending_.pop_front();
-  }
-  if (pending_.empty()) request_in_flight_.store(false, std::memory_order_relaxed);
+  // Behind outstanding server responses, the answer waits its turn; with
+  // nothing outstanding it can go out right away.
+  if (server_ && server_->link.answer_locally(bytes)) return;
+  asio::co_spawn(
+      strand_,
+      [self = shared_from_this(), bytes = std::move(bytes)]() -> asio::awaitable<void> {
+        try {
+          co_await self->client_out_.send(bytes);
+        } catch (...) {
+        }
+      },
+      asio::detached);
 }
 
 void Session::refuse_request(const std::string& sqlstate, const std::string& message) {
@@ -115,16 +83,66 @@ void Session::refuse_request(const std::string& sqlstate, const std::string& mes
       asio::detached);
 }
 
+asio::awaitable<void> Session::watch_client_while_waiting(
+    std::shared_ptr<Session> self, std::shared_ptr<ClientWatch> watch,
+    std::shared_ptr<pool::WaitAbandon> abandon) {
+  (void)self;  // keeps the session alive while the watch runs
+  const size_t cap = proxy_.config().max_packet_size;
+  while (!watch->done) {
+    boost::system::error_code ec;
+    co_await client_.async_wait(
+        tcp::socket::wait_read,
+        asio::bind_cancellation_slot(watch->stop.slot(), asio::redirect_error(use_awaitable, ec)));
+    if (watch->done) co_return;
+    bool gone = static_cast<bool>(ec);
+    if (!gone) {
+      // Pipelined input is kept for the client loop; only end-of-stream or an
+      // error means the client left.
+      char buf[4096];
+      const ssize_t n = ::recv(client_.native_handle(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        early_input_.append(buf, static_cast<size_t>(n));
+        bytes_in_ += static_cast<uint64_t>(n);
+        if (early_input_.size() > cap) co_return;  // enough held: stop watching
+        continue;
+      }
+      gone = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    }
+    if (gone) {
+      abandon->abandon();
+      co_return;
+    }
+  }
+}
+
 asio::awaitable<pool::ServerPtr> Session::acquire_server() {
   auto previous = state_.load();
   wait_started_ns_.store(now_ns());
   set_state(ClientState::waiting_for_server);
   pool::ServerPtr s;
   std::optional<ProxyError> failure;
+  // While it waits the client is not being read: watch its socket so that a
+  // client that leaves is taken out of the queue and nothing it sent runs.
+  auto abandon = std::make_shared<pool::WaitAbandon>();
+  auto watch = std::make_shared<ClientWatch>();
+  asio::co_spawn(strand_, watch_client_while_waiting(shared_from_this(), watch, abandon),
+                 asio::detached);
   try {
-    s = co_await pool_->acquire();
+    s = co_await pool_->acquire({}, abandon);
   } catch (const ProxyError& e) {
     failure = e;
+  }
+  watch->done = true;
+  watch->stop.emit(asio::cancellation_type::all);
+  if (s && abandon->abandoned()) {
+    // Left after the link was granted but before anything was written to it.
+    pool_->release(std::move(s));
+    failure = ProxyError(sqlstate::kConnectionFailure, "client left while waiting",
+                         "client_gone_while_waiting", "client");
+  }
+  if (failure && failure->cause == "client_gone_while_waiting") {
+    end_with("client_gone_while_waiting", "client", "", failure->message, 0, "none");
+    co_return nullptr;
   }
   set_state(previous);
   if (!failure) {
@@ -168,17 +186,15 @@ asio::awaitable<bool> Session::attach_server(std::string& to_server) {
     co_return false;
   }
   server_ = s;
-  server_fatal_seen_ = false;
   attached_.store(true);
   s->client_id.store(id_);
   linked_server_.store(s->id, std::memory_order_relaxed);
   {
     std::lock_guard lock(cancel_mu_);
-    cancel_target_ = CancelTarget{pool_->settings().host, pool_->settings().port, s->backend_pid,
-                                  s->backend_key};
+    cancel_target_ = CancelTarget{s, s->backend_pid, s->backend_key};
   }
   reader_ = std::make_shared<ReaderControl>(strand_);
-  asio::co_spawn(strand_, server_reader(s, reader_), asio::detached);
+  asio::co_spawn(strand_, server_reader(shared_from_this(), s, reader_), asio::detached);
   set_state(ClientState::active);
 
   std::string sql = replay_sql(wanted_, s->params, s->defaults);
@@ -191,37 +207,48 @@ asio::awaitable<bool> Session::attach_server(std::string& to_server) {
         ++it;
     }
     // Goes out in the same write as the client's request, so the server cannot
-    // answer (and be released) before that request is recorded as pending.
+    // answer (and be released) before that request is recorded as outstanding.
     wire::query(to_server, sql);
-    push_pending(Pending::replay);
+    send_to_server({wire::LinkRequest::replay});
   }
   co_return true;
 }
 
-void Session::ensure_prepared(uint64_t id, std::string_view rest, std::string& to_server) {
-  if (server_->prepared.contains(id)) {
-    server_->prepared.touch(id);
-    return;
-  }
-  auto victim =
-      server_->prepared.insert(id, static_cast<size_t>(proxy_.config().max_prepared_statements));
-  if (victim) {
+void Session::prepare_on_server(uint64_t id, std::string_view rest, std::string& to_server,
+                                std::string client_name) {
+  wire::LinkState& link = server_->link;
+  const auto capacity = static_cast<size_t>(proxy_.config().max_prepared_statements);
+  if (link.must_close_before_parse(id)) {
+    wire::close_statement(to_server, StatementRegistry::server_name(id));
+    send_to_server({wire::LinkRequest::injected_close, id});
+  } else if (auto victim = link.victim_for(capacity)) {
     wire::close_statement(to_server, StatementRegistry::server_name(*victim));
-    push_pending(Pending::injected_close);
+    send_to_server({wire::LinkRequest::injected_close, *victim});
   }
   wire::parse(to_server, StatementRegistry::server_name(id), rest);
-  push_pending(Pending::injected_parse);
+  if (client_name.empty())
+    send_to_server({wire::LinkRequest::injected_parse, id});
+  else
+    send_to_server({wire::LinkRequest::parse, id, {}, std::move(client_name)});
+}
+
+void Session::ensure_prepared(uint64_t id, std::string_view rest, std::string& to_server) {
+  if (server_->link.will_exist(id)) {
+    server_->link.touch(id);
+    return;
+  }
+  prepare_on_server(id, rest, to_server, {});
 }
 
 asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::string& to_server) {
+  using wire::LinkRequest;
   const char t = f.type;
-  SPDLOG_TRACE("client {} msg '{}' server={} pending={}", id_, t, server_ ? server_->id : 0,
-               pending_.size());
+  SPDLOG_TRACE("client {} msg '{}' server={}", id_, t, server_ ? server_->id : 0);
   if (discard_until_sync_) {
     if (t == 'S') {
       discard_until_sync_ = false;
       std::string out;
-      wire::ready_for_query(out, server_ ? server_->tx_status : 'I');
+      wire::ready_for_query(out, server_ ? server_->link.tx_status() : 'I');
       push_synthetic(std::move(out));
     } else if (t == 'X') {
       got_terminate_ = true;
@@ -247,7 +274,8 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
     case 'd':
     case 'c':
     case 'f':
-      if (!server_ || !in_copy_) co_return true;  // outside COPY PostgreSQL ignores these too
+      // Outside COPY IN PostgreSQL ignores these too.
+      if (!server_ || !server_->link.copy_in()) co_return true;
       break;
     case 'C': {
       char kind = 0;
@@ -281,16 +309,13 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
   }
   switch (t) {
     case 'Q':
-      push_pending(Pending::query);
-      unsynced_ = 0;
+      send_to_server({LinkRequest::query});
       break;
     case 'S':
-      push_pending(Pending::sync);
-      unsynced_ = 0;
+      send_to_server({LinkRequest::sync});
       break;
     case 'F':
-      push_pending(Pending::function_call);
-      unsynced_ = 0;
+      send_to_server({LinkRequest::function_call});
       break;
     case 'P': {
       wire::ParseView pv;
@@ -299,78 +324,65 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
                                       "protocol_violation");
         co_return false;
       }
-      ++unsynced_;
       if (rewrite_statements() && !pv.name.empty()) {
         uint64_t id = proxy_.statements().id_for(pv.rest);
-        statements_[std::string(pv.name)] = {id, std::string(pv.rest)};
-        if (server_->prepared.contains(id)) {
-          server_->prepared.touch(id);
+        std::string name(pv.name);
+        statements_[name] = {id, std::string(pv.rest)};
+        if (server_->link.will_exist(id)) {
+          server_->link.touch(id);
           std::string out;
           wire::parse_complete(out);
           push_synthetic(std::move(out));
           co_return true;
         }
-        auto victim = server_->prepared.insert(
-            id, static_cast<size_t>(proxy_.config().max_prepared_statements));
-        if (victim) {
-          wire::close_statement(to_server, StatementRegistry::server_name(*victim));
-          push_pending(Pending::injected_close);
-        }
-        wire::parse(to_server, StatementRegistry::server_name(id), pv.rest);
-        push_pending(Pending::parse);
+        prepare_on_server(id, pv.rest, to_server, std::move(name));
         co_return true;
       }
-      push_pending(Pending::parse);
+      send_to_server({LinkRequest::parse});
       break;
     }
     case 'B': {
       wire::BindView bv;
-      ++unsynced_;
       if (rewrite_statements() && wire::parse_bind(f.body, bv) && !bv.statement.empty()) {
         auto it = statements_.find(std::string(bv.statement));
         if (it != statements_.end()) {
           ensure_prepared(it->second.id, it->second.rest, to_server);
           wire::bind(to_server, bv.portal, StatementRegistry::server_name(it->second.id),
                      bv.after_stmt);
-          push_pending(Pending::bind);
+          send_to_server({LinkRequest::bind, it->second.id});
           co_return true;
         }
       }
-      push_pending(Pending::bind);
+      send_to_server({LinkRequest::bind});
       break;
     }
     case 'D': {
       char kind = 0;
       std::string_view name;
-      ++unsynced_;
       if (rewrite_statements() && wire::parse_target(f.body, kind, name) && kind == 'S' &&
           !name.empty()) {
         auto it = statements_.find(std::string(name));
         if (it != statements_.end()) {
           ensure_prepared(it->second.id, it->second.rest, to_server);
           wire::describe(to_server, 'S', StatementRegistry::server_name(it->second.id));
-          push_pending(Pending::describe);
+          send_to_server({LinkRequest::describe});
           co_return true;
         }
       }
-      push_pending(Pending::describe);
+      send_to_server({LinkRequest::describe});
       break;
     }
     case 'E':
-      ++unsynced_;
-      push_pending(Pending::execute);
+      send_to_server({LinkRequest::execute});
       break;
     case 'C':
-      ++unsynced_;
-      push_pending(Pending::close);
-      break;
-    case 'H':
+      send_to_server({LinkRequest::close});
       break;
     case 'c':
     case 'f':
-      in_copy_ = false;
+      server_->link.sent_copy_end();
       break;
-    default:
+    default:  // 'H', 'd': no response of their own
       break;
   }
   to_server.append(f.body.data() - 5, f.size);
@@ -381,14 +393,23 @@ asio::awaitable<void> Session::client_loop() {
   const uint32_t max_len = proxy_.config().max_packet_size;
   observe::Counter* received = pool_->metrics().received;
   client_out_.count_into(pool_->metrics().sent);
+  client_out_.set_limit(proxy_.config().client_buffer_size);
   std::vector<char> buf(16384);
   std::string to_server;
   for (;;) {
-    size_t n = co_await client_.async_read_some(asio::buffer(buf), use_awaitable);
-    bytes_in_ += n;
+    size_t n = 0;
+    if (!early_input_.empty()) {
+      // Read while the session waited for a server (already counted in bytes_in_).
+      n = early_input_.size();
+      cbuf_ += early_input_;
+      early_input_.clear();
+    } else {
+      n = co_await client_.async_read_some(asio::buffer(buf), use_awaitable);
+      bytes_in_ += n;
+      cbuf_.append(buf.data(), n);
+    }
     received->inc(n);
     last_client_io_ns_.store(now_ns(), std::memory_order_relaxed);
-    cbuf_.append(buf.data(), n);
     size_t consumed = 0;
     bool keep_going = true;
     for (;;) {
@@ -427,95 +448,50 @@ asio::awaitable<void> Session::client_loop() {
 
 void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, bool& release) {
   const char t = f.type;
-  SPDLOG_TRACE("client {} server msg '{}' pending={}", id_, t, pending_.size());
-  auto forward = [&] { to_client.append(f.body.data() - 5, f.size); };
-  const bool hidden = !pending_.empty() && pending_.front().hidden();
+  SPDLOG_TRACE("client {} server msg '{}' outstanding={}", id_, t, server_->link.outstanding());
+  const wire::BackendOutcome out = server_->link.received(f, to_client);
 
-  switch (t) {
-    case 'S': {  // ParameterStatus: the server's value changed (SET, RESET, DISCARD)
-      std::string_view k, v;
-      if (wire::parse_parameter_status(f.body, k, v)) {
-        std::string key = pool::lower_key(k);
-        server_->params[key] = std::string(v);
-        if (!hidden) {
-          if (is_tracked_reported_param(key)) wanted_[key] = std::string(v);
-          forward();
-        }
-      }
-      return;
+  if (t == 'S') {  // ParameterStatus: the server's value changed (SET, RESET, DISCARD)
+    std::string_view k, v;
+    if (wire::parse_parameter_status(f.body, k, v)) {
+      std::string key = pool::lower_key(k);
+      server_->params[key] = std::string(v);
+      if (!out.hidden && is_tracked_reported_param(key)) wanted_[key] = std::string(v);
     }
-    case 'N':
-    case 'A':
-      if (!hidden) forward();
-      return;
-    case 'E': {
-      wire::ErrorFields e;
-      wire::parse_error_fields(f.body, e);
-      if (!hidden) proxy_.count_error(e.sqlstate, "server");
-      if (e.severity == "FATAL" || e.severity == "PANIC") {
-        server_fatal_seen_ = true;
-        end_with("server_fatal", "server", e.sqlstate, e.message, 0, "disconnected");
-        forward();
-        return;
-      }
-      in_copy_ = false;
-      if (!pending_.empty() && pending_.front().kind == Pending::replay) {
-        spdlog::warn("pgwarden could not restore session parameters for client {}: {}", id_,
-                     e.message);
-        return;  // the replay's ReadyForQuery still follows
-      }
-      forward();
-      // PostgreSQL now skips everything up to the next Sync.
-      while (!pending_.empty() && !pending_.front().sync_point()) pending_.pop_front();
-      return;
-    }
-    case 'G':
-    case 'H':
-    case 'W':
-      in_copy_ = t != 'H';  // CopyIn/CopyBoth wait for client data; CopyOut does not
-      set_state(ClientState::copy);
-      forward();
-      return;
-    case 'c':
-      if (!hidden) forward();
-      return;
-    case 'C':
-      if (f.body.starts_with("DISCARD ALL") || f.body.starts_with("DEALLOCATE ALL"))
-        server_->prepared.clear();
-      break;
-    default:
-      break;
-  }
-  if (pending_.empty()) {
-    forward();  // nothing to match it to (a protocol we do not track): pass it on
     return;
   }
-  if (!completes(pending_.front().kind, t)) {
-    if (!hidden) forward();
+  if (out.fatal) {
+    proxy_.count_error(out.error_fields.sqlstate, "server");
+    end_with("server_fatal", "server", out.error_fields.sqlstate, out.error_fields.message, 0,
+             "disconnected");
     return;
   }
-  Pending done = std::move(pending_.front());
-  pending_.pop_front();
-  if (!done.hidden()) forward();
-  if (t == 'Z') {
-    char status = f.body.empty() ? 'I' : f.body[0];
-    server_->tx_status = status;
-    tx_status_.store(status, std::memory_order_relaxed);
-    in_copy_ = false;
-    if (done.kind != Pending::replay) {
-      set_state(status == 'I' ? ClientState::idle : ClientState::in_transaction);
-    }
-    drain_synthetic(to_client);
-    if (pending_.empty()) record_request_done(status);
-    if (status == 'I' && pending_.empty() && unsynced_ == 0 && mode_ == PoolMode::transaction)
-      release = true;
-    return;
+  if (out.error && !out.replay_failed) proxy_.count_error(out.error_fields.sqlstate, "server");
+  if (out.replay_failed) {
+    spdlog::warn("pgwarden could not restore session parameters for client {}: {}", id_,
+                 out.error_fields.message);
   }
-  drain_synthetic(to_client);
+  for (const auto& name : out.forgotten_client_statements) statements_.erase(name);
+  if (out.statements_reset) statements_.clear();  // the client's DISCARD ALL / DEALLOCATE ALL
+  if (t == 'G' || t == 'H' || t == 'W') set_state(ClientState::copy);
+  if (out.ready || out.replay_ready) {
+    tx_status_.store(out.status, std::memory_order_relaxed);
+    if (out.ready) set_state(out.status == 'I' ? ClientState::idle : ClientState::in_transaction);
+  }
+  if (!server_->link.has_outstanding()) {
+    request_in_flight_.store(false, std::memory_order_relaxed);
+    if (out.ready) record_request_done(out.status);
+  }
+  // A link goes back to the pool only when provably idle.
+  if ((out.ready || out.replay_ready) && mode_ == PoolMode::transaction && server_->link.idle())
+    release = true;
 }
 
-asio::awaitable<void> Session::server_reader(pool::ServerPtr s,
+asio::awaitable<void> Session::server_reader(std::shared_ptr<Session> self, pool::ServerPtr s,
                                              std::shared_ptr<ReaderControl> ctl) {
+  // `self` keeps the session alive for as long as its reader runs: a reader
+  // still writing to a slow client may outlive the session's own coroutine.
+  (void)self;
   std::string to_client;
   std::string cause, initiator = "server", message;
   int err_no = 0;
@@ -553,7 +529,7 @@ asio::awaitable<void> Session::server_reader(pool::ServerPtr s,
     }
   } catch (const boost::system::system_error& e) {
     if (e.code() == asio::error::eof) {
-      cause = server_fatal_seen_ ? "server_fatal" : "server_eof";
+      cause = s->link.fatal_seen() ? "server_fatal" : "server_eof";
     } else if (e.code() != asio::error::operation_aborted) {
       cause = net::errno_cause(e.code().value());
       initiator = "network";
@@ -594,7 +570,7 @@ void Session::release_server() {
   pool::ServerPtr s = std::move(server_);
   server_.reset();
   unlink_server(*s);
-  if (!s->rbuf.empty() || !pending_.empty()) {
+  if (!s->rbuf.empty() || !s->link.idle()) {
     pool_->close(s,
                  {"unexpected_server_data", "proxy", "", "server sent data after ReadyForQuery"});
     return;
@@ -608,26 +584,31 @@ void Session::release_server() {
 
 void Session::server_lost(const pool::ServerPtr& s, std::string cause, std::string initiator,
                           int err_no, std::string message) {
-  const bool busy =
-      !pending_.empty() || s->tx_status != 'I' || mode_ == PoolMode::session || unsynced_ > 0;
+  // In session mode the client owns its link; in transaction mode only a link
+  // that was not provably idle had the client's work on it.
+  const bool fatal = s->link.fatal_seen();
+  const bool busy = !s->link.idle() || mode_ == PoolMode::session;
   std::string state = to_string(state_.load());
   if (reader_) reader_->attached = false;
   server_.reset();
   unlink_server(*s);
-  pending_.clear();
   tx_started_ns_ = 0;
+  request_in_flight_.store(false, std::memory_order_relaxed);
   std::string sqlstate = end_sqlstate_;
-  if (server_fatal_seen_) {
-    message = end_message_;
-  }
-  pool::CloseReason why{cause,  initiator, server_fatal_seen_ ? sqlstate : "", message,
+  if (fatal) message = end_message_;
+  pool::CloseReason why{cause,  initiator, fatal ? sqlstate : "",         message,
                         err_no, state,     busy ? "disconnected" : "none"};
   pool_->close(s, why);
   if (!busy) return;  // the client had nothing running there: it does not notice
-  if (server_fatal_seen_) {
-    // The client already has the server's own FATAL; end as the server did.
-    boost::system::error_code ec;
-    client_.close(ec);
+  if (fatal) {
+    // The client has the server's own FATAL in its outbox: deliver it, then
+    // end as the server did.
+    asio::co_spawn(
+        strand_,
+        [self = shared_from_this()]() -> asio::awaitable<void> {
+          co_await self->close_client_after_flush();
+        },
+        asio::detached);
     return;
   }
   std::string text = fmt::format(

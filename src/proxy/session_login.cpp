@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "pgwarden/pool/cancel.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 #include "pgwarden/proxy/session.hpp"
 #include "pgwarden/wire/auth.hpp"
@@ -57,23 +58,10 @@ asio::awaitable<void> Session::handle_cancel_request(const wire::StartupPacket& 
     target = target_session->cancel_target();
   end_with("cancel_request", "client");
   if (!target) co_return;  // nothing running, or a wrong key: ignored, as PostgreSQL does
-  try {
-    tcp::resolver resolver(strand_);
-    auto eps =
-        co_await resolver.async_resolve(target->host, std::to_string(target->port), use_awaitable);
-    tcp::socket sock(strand_);
-    co_await asio::async_connect(sock, eps, use_awaitable);
-    std::string msg;
-    wire::cancel_request(msg, target->pid, target->key);
-    co_await asio::async_write(sock, asio::buffer(msg), use_awaitable);
-    // PostgreSQL closes the cancel connection itself; wait for it briefly.
-    char b;
-    boost::system::error_code ec;
-    co_await sock.async_read_some(asio::buffer(&b, 1), asio::redirect_error(use_awaitable, ec));
-  } catch (const std::exception& e) {
-    spdlog::warn("could not forward cancel request to {}:{}: {}", target->host, target->port,
-                 e.what());
-  }
+  std::string failure = co_await pool::send_cancel(target->server->remote, target->pid, target->key,
+                                                   proxy_.config().timeouts.cancel_wait);
+  if (!failure.empty())
+    spdlog::warn("could not forward cancel request to {}: {}", target->server->backend, failure);
 }
 
 asio::awaitable<bool> Session::read_password_message(std::string& body) {
@@ -222,6 +210,13 @@ asio::awaitable<bool> Session::login() {
   if (!co_await read_startup(pkt)) co_return false;
   if (pkt.kind == wire::StartupKind::cancel) {
     co_await handle_cancel_request(pkt);
+    co_return false;
+  }
+  if (proxy_.draining()) {
+    // Like a PostgreSQL server shutting down: clients back off on 57P03.
+    co_await send_fatal_and_close(sqlstate::kCannotConnectNow,
+                                  "the database system is shutting down (pgwarden is draining)",
+                                  "proxy_shutdown");
     co_return false;
   }
   const std::string* user = pkt.param("user");

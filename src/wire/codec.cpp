@@ -320,6 +320,17 @@ void describe(std::string& out, char kind, std::string_view name) {
   end(out, at);
 }
 
+void execute(std::string& out, std::string_view portal, uint32_t max_rows) {
+  size_t at = begin(out, 'E');
+  cstr(out, portal);
+  put_u32(out, max_rows);
+  end(out, at);
+}
+void flush(std::string& out) {
+  size_t at = begin(out, 'H');
+  end(out, at);
+}
+
 bool parse_error_fields(std::string_view body, ErrorFields& out) {
   size_t pos = 0;
   while (pos < body.size() && body[pos] != '\0') {

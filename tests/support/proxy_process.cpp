@@ -117,6 +117,8 @@ ProxyProcess::~ProxyProcess() {
 
 void ProxyProcess::stop() {
   if (pid_ <= 0) return;
+  // SIGTERM drains (clients in a transaction get shutdown_grace); a test that
+  // left one open is not kept waiting: SIGINT stops at once after 3 s.
   ::kill(pid_, SIGTERM);
   for (int i = 0; i < 500; ++i) {
     int status = 0;
@@ -124,11 +126,25 @@ void ProxyProcess::stop() {
       pid_ = 0;
       return;
     }
+    if (i == 300) ::kill(pid_, SIGINT);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);
   pid_ = 0;
+}
+
+bool ProxyProcess::exited_within(double seconds) {
+  if (pid_ <= 0) return true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = 0;
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
 }
 
 std::string ProxyProcess::conninfo(const std::string& user, const std::string& password,

@@ -38,6 +38,8 @@ class ProxyProcess {
   std::filesystem::path config_path() const { return dir_ / "pgwarden.toml"; }
   std::filesystem::path dir() const { return dir_; }
   void stop();
+  // Waits up to `seconds` for the process to exit on its own; true if it did.
+  bool exited_within(double seconds);
 
  private:
   std::filesystem::path dir_;

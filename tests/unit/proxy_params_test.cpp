@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "pgwarden/pool/prepared_lru.hpp"
 #include "pgwarden/proxy/params.hpp"
 #include "pgwarden/proxy/statement_registry.hpp"
+#include "pgwarden/wire/prepared_lru.hpp"
 
 using namespace pgw::proxy;
 
@@ -28,7 +28,7 @@ TEST(Params, QuotesValues) {
 }
 
 TEST(PreparedLru, EvictsLeastRecentlyUsed) {
-  pgw::pool::PreparedLru lru;
+  pgw::wire::PreparedLru lru;
   EXPECT_FALSE(lru.insert(1, 2));
   EXPECT_FALSE(lru.insert(2, 2));
   lru.touch(1);

@@ -40,6 +40,7 @@ struct Timeouts {
   Millis server_check_delay{30'000};
   Millis reserve_pool{5'000};
   Millis cancel_wait{10'000};
+  Millis shutdown_grace{30'000};  // SIGTERM: time open transactions get to finish
 };
 
 struct Keepalive {
@@ -144,6 +145,9 @@ struct ProxyConfig {
   std::string server_check_query;  // empty = an empty query
   int max_prepared_statements = 200;
   uint32_t max_packet_size = 256u << 20;
+  // Bytes queued for a client that does not read before its server link's
+  // reads pause (backpressure instead of unbounded memory).
+  uint32_t client_buffer_size = 1u << 20;
   std::string auth_file;  // PgBouncer-style userlist: "user" "password" per line
   Timeouts timeouts;
   Keepalive keepalive;

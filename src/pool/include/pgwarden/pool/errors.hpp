@@ -35,6 +35,7 @@ inline constexpr const char* kQueryCanceled = "57014";
 inline constexpr const char* kIdleSessionTimeout = "57P05";
 inline constexpr const char* kIdleInTransactionTimeout = "25P03";
 inline constexpr const char* kAdminShutdown = "57P01";
+inline constexpr const char* kCannotConnectNow = "57P03";
 inline constexpr const char* kInvalidPassword = "28P01";
 inline constexpr const char* kInvalidAuthorization = "28000";
 inline constexpr const char* kInvalidCatalogName = "3D000";

@@ -90,6 +90,23 @@ struct CloseReason {
 
 class PoolManager;
 
+// Lets the one who asked for a connection withdraw while it waits (its client
+// has gone): the wait ends with ProxyError `client_gone_while_waiting` and
+// nothing is lent. Used from the requester's own executor.
+class WaitAbandon {
+ public:
+  void abandon() {
+    abandoned_ = true;
+    if (wake_) wake_();
+  }
+  bool abandoned() const { return abandoned_; }
+
+ private:
+  friend class Pool;
+  bool abandoned_ = false;
+  std::function<void()> wake_;
+};
+
 class Pool {
  public:
   Pool(PoolManager& mgr, PoolSettings settings, asio::any_io_executor ex, PoolMetrics metrics);
@@ -97,8 +114,10 @@ class Pool {
 
   // Lends a server connection, waiting in FIFO order when none is free (and
   // while the pool is paused); `on_wait` runs once if the caller has to wait.
-  // Throws ProxyError: query_wait_timeout, server_connect_failed, server_login_failed, ...
-  asio::awaitable<ServerPtr> acquire(const std::function<void()>& on_wait = {});
+  // Throws ProxyError: query_wait_timeout, server_connect_failed, server_login_failed,
+  // client_gone_while_waiting (after `abandon` fired), ...
+  asio::awaitable<ServerPtr> acquire(const std::function<void()>& on_wait = {},
+                                     std::shared_ptr<WaitAbandon> abandon = nullptr);
   // Returns a healthy, idle (ReadyForQuery 'I') connection for reuse.
   void release(ServerPtr s);
   // Closes a connection for good and frees its slot.

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pgwarden/pool/prepared_lru.hpp"
+#include "pgwarden/wire/link_state.hpp"
 
 namespace pgw::pool {
 
@@ -39,16 +39,20 @@ struct ServerConn {
   std::string rbuf;                             // bytes read, not yet consumed
   SteadyClock::time_point created = SteadyClock::now();
   SteadyClock::time_point last_used = SteadyClock::now();
-  PreparedLru prepared;
+  // Protocol state: outstanding requests, transaction status, COPY, and the
+  // pgwarden-named prepared statements that really exist on this server.
+  wire::LinkState link;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  char tx_status = 'I';
   bool counted = false;  // holds a slot in its pool's limits
   // Read by the admin views from other threads.
   std::atomic<uint64_t> client_id{0};  // the client it is lent to; 0 = none
   std::chrono::system_clock::time_point connected_at = std::chrono::system_clock::now();
   std::string local_addr;  // set at login, then constant
   uint16_t local_port = 0;
+  // The address actually connected to: cancel requests go here, never to a
+  // fresh resolution of the host name (which may point elsewhere by then).
+  tcp::endpoint remote;
 };
 using ServerPtr = std::shared_ptr<ServerConn>;
 
@@ -58,7 +62,7 @@ asio::awaitable<void> read_more(ServerConn& s);
 std::string lower_key(std::string_view key);
 
 // Runs one simple query to completion (reset query, ROLLBACK, health check),
-// keeping params/tx_status current. Returns false (with the reason) on an
+// keeping params and the link state current. Returns false (with the reason) on an
 // ErrorResponse or I/O failure; the connection must then be closed.
 // `first_row`, when given, receives the text columns of the first DataRow.
 asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure,

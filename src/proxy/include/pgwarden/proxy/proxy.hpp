@@ -39,6 +39,12 @@ class Proxy {
   // Runs the worker threads until stop(); returns when they are done.
   void run();
   void stop();
+  // SIGTERM: new logins get FATAL 57P03, idle clients FATAL 57P01, clients in
+  // a transaction or a request get `timeouts.shutdown_grace` to finish (each
+  // is told 57P01 as soon as it is idle); then everyone left is told and the
+  // proxy stops. Callable from any thread; stop() still ends it at once.
+  void drain();
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
   std::vector<HostPort> bound() const { return bound_; }
 
   const ProxyConfig& config() const { return cfg_; }
@@ -78,6 +84,7 @@ class Proxy {
  private:
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
   asio::awaitable<void> janitor();
+  asio::awaitable<void> drain_sessions();
   asio::awaitable<void> capacity_prober();
   void register_metrics();
 
@@ -95,6 +102,7 @@ class Proxy {
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
 
   mutable std::mutex sessions_mu_;
   std::unordered_map<uint32_t, std::weak_ptr<Session>> sessions_;

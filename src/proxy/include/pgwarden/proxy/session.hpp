@@ -3,6 +3,7 @@
 // session or transaction mode with prepared-statement and parameter
 // bookkeeping, until the client, the server, a timeout or the proxy ends it.
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -51,33 +52,9 @@ struct ClientInfo {
   char tx_status = 'I';
 };
 
-// What a server response completes, in the order requests were sent.
-struct Pending {
-  enum Kind : uint8_t {
-    parse,
-    bind,
-    describe,
-    execute,
-    close,
-    sync,
-    query,
-    function_call,
-    injected_parse,  // our Parse of a statement the client prepared elsewhere: response hidden
-    injected_close,  // our Close of an evicted statement: response hidden
-    replay,          // our SET/RESET of session parameters: responses hidden
-    synthetic        // a response we produce ourselves (statement already prepared)
-  };
-  Kind kind;
-  std::string bytes;  // for synthetic
-  bool sync_point() const {
-    return kind == sync || kind == query || kind == function_call || kind == replay;
-  }
-  bool hidden() const { return kind == injected_parse || kind == injected_close || kind == replay; }
-};
-
+// The server link a cancel request for this client goes to.
 struct CancelTarget {
-  std::string host;
-  uint16_t port = 0;
+  pool::ServerPtr server;
   uint32_t pid = 0;
   uint32_t key = 0;
 };
@@ -89,6 +66,12 @@ struct ReaderControl {
   bool running = true;
   bool attached = true;  // false once its server is released or lost, even if re-attached
   asio::steady_timer exit;
+};
+
+// Stops the watch on a waiting client's socket once the wait is over.
+struct ClientWatch {
+  bool done = false;
+  asio::cancellation_signal stop;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -107,6 +90,9 @@ class Session : public std::enable_shared_from_this<Session> {
   ClientInfo info() const;
   // Administrative close (shutdown): tells the client why, then closes.
   void terminate(std::string cause, std::string sqlstate, std::string message);
+  // The same, only if the client is idle: logged in, no transaction open and
+  // no request queued or running (a draining shutdown).
+  void end_if_idle(std::string cause, std::string sqlstate, std::string message);
 
  private:
   // ---- login (session_login.cpp)
@@ -123,9 +109,13 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> client_loop();
   asio::awaitable<bool> handle_client_frame(const wire::Frame& f, std::string& to_server);
   asio::awaitable<pool::ServerPtr> acquire_server();
+  asio::awaitable<void> watch_client_while_waiting(std::shared_ptr<Session> self,
+                                                   std::shared_ptr<ClientWatch> watch,
+                                                   std::shared_ptr<pool::WaitAbandon> abandon);
   asio::awaitable<bool> attach_server(std::string& to_server);
   void handle_server_frame(const wire::Frame& f, std::string& to_client, bool& release);
-  asio::awaitable<void> server_reader(pool::ServerPtr s, std::shared_ptr<ReaderControl> ctl);
+  asio::awaitable<void> server_reader(std::shared_ptr<Session> self, pool::ServerPtr s,
+                                      std::shared_ptr<ReaderControl> ctl);
   void release_server();
   // Clears the links an admin view and cancel routing follow.
   void unlink_server(pool::ServerConn& s);
@@ -133,9 +123,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void record_request_done(char tx_status);
   void server_lost(const pool::ServerPtr& s, std::string cause, std::string initiator, int err_no,
                    std::string message);
-  void push_pending(Pending::Kind k);
+  // Records a request written to the server in the link's state machine.
+  void send_to_server(wire::LinkRequest r);
+  // A response the proxy produces itself, delivered in request order.
   void push_synthetic(std::string bytes);
-  void drain_synthetic(std::string& to_client);
+  // Parse (after a Close of a stale or evicted statement, if needed) on the server.
+  void prepare_on_server(uint64_t id, std::string_view rest, std::string& to_server,
+                         std::string client_name);
   void ensure_prepared(uint64_t id, std::string_view rest, std::string& to_server);
   bool rewrite_statements() const;
   void refuse_request(const std::string& sqlstate, const std::string& message);
@@ -143,10 +137,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // ---- ending (session.cpp)
   asio::awaitable<void> finish();
   asio::awaitable<void> stop_server_reader();
+  // The client is gone: release, roll back, or cancel and close its link.
+  void hand_back_after_departure(pool::ServerPtr s);
   void end_with(std::string cause, std::string initiator, std::string sqlstate = {},
                 std::string message = {}, int err_no = 0, std::string impact = {});
   asio::awaitable<void> send_fatal_and_close(std::string sqlstate, std::string message,
                                              std::string cause);
+  // Closes the client once what is queued for it is written (bounded wait).
+  asio::awaitable<void> close_client_after_flush();
   // An event about this client with the fields every client event carries.
   observe::ConnectionEvent client_event(std::string event) const;
   void emit_client_event(const char* event);
@@ -157,6 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
   tcp::socket client_;
   Outbox client_out_;
   std::string cbuf_;
+  std::string early_input_;  // client bytes read while waiting for a server
   uint64_t id_;
   uint32_t key_pid_ = 0;
   uint32_t cancel_secret_ = 0;
@@ -167,14 +166,13 @@ class Session : public std::enable_shared_from_this<Session> {
   PoolMode mode_ = PoolMode::transaction;
   bool counted_login_ = false;
 
+  // The linked server; its protocol state lives in server_->link.
   pool::ServerPtr server_;
-  std::deque<Pending> pending_;
-  size_t unsynced_ = 0;  // messages forwarded since the last Sync/Query
-  bool server_fatal_seen_ = false;
   std::shared_ptr<ReaderControl> reader_;
+  // The proxy refused a request in an extended-protocol batch: the client's
+  // messages are skipped up to its Sync, as PostgreSQL would after an error.
   bool discard_until_sync_ = false;
   bool refusing_simple_query_ = false;  // the request being served is a Query / FunctionCall
-  bool in_copy_ = false;
 
   struct ClientStatement {
     uint64_t id;

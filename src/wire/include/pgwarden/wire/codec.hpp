@@ -135,6 +135,8 @@ bool parse_target(std::string_view body, char& kind, std::string_view& name);
 void bind(std::string& out, std::string_view portal, std::string_view statement,
           std::string_view after_stmt);
 void describe(std::string& out, char kind, std::string_view name);
+void execute(std::string& out, std::string_view portal, uint32_t max_rows = 0);
+void flush(std::string& out);
 
 // Reads a NUL-terminated string at `pos`; advances pos past the NUL.
 bool read_cstring(std::string_view body, size_t& pos, std::string_view& out);

@@ -6,7 +6,7 @@
 #include <optional>
 #include <unordered_map>
 
-namespace pgw::pool {
+namespace pgw::wire {
 
 class PreparedLru {
  public:
@@ -42,10 +42,17 @@ class PreparedLru {
     index_.clear();
   }
   size_t size() const { return order_.size(); }
+  // The least recently used id for which `eligible(id)` holds, if any.
+  template <class Pred>
+  std::optional<uint64_t> least_recent(Pred eligible) const {
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it)
+      if (eligible(*it)) return *it;
+    return std::nullopt;
+  }
 
  private:
   std::list<uint64_t> order_;
   std::unordered_map<uint64_t, std::list<uint64_t>::iterator> index_;
 };
 
-}  // namespace pgw::pool
+}  // namespace pgw::wire

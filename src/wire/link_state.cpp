@@ -1,0 +1,274 @@
+#include "pgwarden/wire/link_state.hpp"
+
+namespace pgw::wire {
+
+namespace {
+// Does server message `type` complete request `k` (its last response)?
+bool completes(LinkRequest::Kind k, char type) {
+  switch (k) {
+    case LinkRequest::parse:
+    case LinkRequest::injected_parse:
+      return type == '1';
+    case LinkRequest::bind:
+      return type == '2';
+    case LinkRequest::close:
+    case LinkRequest::injected_close:
+      return type == '3';
+    case LinkRequest::describe:
+      return type == 'T' || type == 'n';
+    case LinkRequest::execute:
+      return type == 'C' || type == 'I' || type == 's';
+    case LinkRequest::sync:
+    case LinkRequest::query:
+    case LinkRequest::function_call:
+    case LinkRequest::replay:
+      return type == 'Z';
+    case LinkRequest::local:
+      return false;
+  }
+  return false;
+}
+
+bool is_parse(LinkRequest::Kind k) {
+  return k == LinkRequest::parse || k == LinkRequest::injected_parse;
+}
+bool is_close(LinkRequest::Kind k) {
+  return k == LinkRequest::close || k == LinkRequest::injected_close;
+}
+bool is_simple(LinkRequest::Kind k) {
+  return k == LinkRequest::query || k == LinkRequest::function_call || k == LinkRequest::replay;
+}
+}  // namespace
+
+const char* to_string(LinkPhase p) {
+  switch (p) {
+    case LinkPhase::broken:
+      return "broken";
+    case LinkPhase::copy:
+      return "copy";
+    case LinkPhase::busy:
+      return "busy";
+    case LinkPhase::unsynced:
+      return "unsynced";
+    case LinkPhase::in_transaction:
+      return "in_transaction";
+    case LinkPhase::failed_transaction:
+      return "failed_transaction";
+    case LinkPhase::idle:
+      return "idle";
+  }
+  return "unknown";
+}
+
+DepartureAction on_client_departure(LinkPhase p) {
+  switch (p) {
+    case LinkPhase::idle:
+      return DepartureAction::release;
+    case LinkPhase::in_transaction:
+    case LinkPhase::failed_transaction:
+      return DepartureAction::rollback;
+    case LinkPhase::busy:
+    case LinkPhase::copy:
+      return DepartureAction::cancel_and_close;
+    case LinkPhase::unsynced:  // a Sync would commit the departed client's implicit transaction
+    case LinkPhase::broken:
+      return DepartureAction::close;
+  }
+  return DepartureAction::close;
+}
+
+LinkPhase LinkState::phase() const {
+  if (broken_) return LinkPhase::broken;
+  if (copy_ != Copy::none) return LinkPhase::copy;
+  if (!pending_.empty()) return LinkPhase::busy;
+  if (unsynced_ > 0) return LinkPhase::unsynced;
+  if (tx_ == 'T') return LinkPhase::in_transaction;
+  if (tx_ == 'E') return LinkPhase::failed_transaction;
+  return LinkPhase::idle;
+}
+
+void LinkState::sent(LinkRequest r) {
+  if (r.sync_point()) {
+    unsynced_ = 0;
+  } else if (r.kind != LinkRequest::local) {
+    ++unsynced_;
+  }
+  if (r.statement != 0 && (is_parse(r.kind) || is_close(r.kind))) {
+    InFlight& f = in_flight_[r.statement];
+    f.last_is_parse = is_parse(r.kind);
+    ++f.count;
+  }
+  pending_.push_back(std::move(r));
+}
+
+void LinkState::sent_copy_end() {
+  if (copy_ == Copy::in) copy_ = Copy::none;
+}
+
+bool LinkState::answer_locally(std::string bytes) {
+  if (pending_.empty()) return false;
+  LinkRequest r{LinkRequest::local};
+  r.payload = std::move(bytes);
+  pending_.push_back(std::move(r));
+  return true;
+}
+
+void LinkState::drain_locals(std::string& to_client) {
+  while (!pending_.empty() && pending_.front().kind == LinkRequest::local) {
+    to_client += pending_.front().payload;
+    pending_.pop_front();
+  }
+}
+
+void LinkState::note_effect(const LinkRequest& r) {
+  if (r.statement == 0) return;
+  if (is_parse(r.kind)) {
+    confirmed_.insert(r.statement, 0);
+  } else if (is_close(r.kind)) {
+    confirmed_.erase(r.statement);
+    stale_.erase(r.statement);
+  } else {
+    return;
+  }
+  auto it = in_flight_.find(r.statement);
+  if (it != in_flight_.end() && --it->second.count == 0) in_flight_.erase(it);
+}
+
+void LinkState::drop_effect(const LinkRequest& r) {
+  if (r.statement == 0 || !(is_parse(r.kind) || is_close(r.kind))) return;
+  auto it = in_flight_.find(r.statement);
+  if (it != in_flight_.end() && --it->second.count == 0) in_flight_.erase(it);
+}
+
+void LinkState::skip_to_sync(BackendOutcome& out) {
+  // After an error in an extended-protocol batch PostgreSQL ignores every
+  // message up to the next Sync, simple Query and FunctionCall included: none
+  // of them will be answered, and none of their effects happened.
+  while (!pending_.empty() && pending_.front().kind != LinkRequest::sync) {
+    const LinkRequest& r = pending_.front();
+    drop_effect(r);
+    if (is_parse(r.kind) && r.kind == LinkRequest::parse && !r.client_name.empty())
+      out.forgotten_client_statements.push_back(r.client_name);
+    pending_.pop_front();
+  }
+}
+
+bool LinkState::will_exist(uint64_t id) const {
+  if (auto it = in_flight_.find(id); it != in_flight_.end()) return it->second.last_is_parse;
+  return confirmed_.contains(id) && !stale_.count(id);
+}
+
+std::optional<uint64_t> LinkState::victim_for(size_t capacity) const {
+  if (capacity == 0) return std::nullopt;
+  size_t projected = confirmed_.size();
+  for (const auto& [id, f] : in_flight_) {
+    const bool now = confirmed_.contains(id);
+    if (f.last_is_parse && !now) ++projected;
+    if (!f.last_is_parse && now) --projected;
+  }
+  if (projected < capacity) return std::nullopt;
+  return confirmed_.least_recent(
+      [&](uint64_t id) { return !in_flight_.count(id) && !stale_.count(id); });
+}
+
+BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
+  BackendOutcome out;
+  const char t = f.type;
+  const LinkRequest* front = pending_.empty() ? nullptr : &pending_.front();
+  out.hidden = front && front->hidden();
+  auto forward = [&] {
+    if (!out.hidden) to_client.append(f.body.data() - 5, f.size);
+  };
+
+  switch (t) {
+    case 'S':  // ParameterStatus, NoticeResponse, NotificationResponse: asynchronous
+    case 'N':
+    case 'A':
+      forward();
+      return out;
+    case 'E': {
+      parse_error_fields(f.body, out.error_fields);
+      const std::string& sev = out.error_fields.severity;
+      if (sev == "FATAL" || sev == "PANIC") {
+        out.fatal = true;
+        fatal_ = broken_ = true;
+        to_client.append(f.body.data() - 5, f.size);  // the client must hear the server's reason
+        return out;
+      }
+      out.error = true;
+      copy_ = Copy::none;
+      if (!front) {
+        out.unexpected = true;
+        forward();
+        return out;
+      }
+      // A cached plan whose result type changed keeps failing until the
+      // statement is prepared anew: it exists on the server but is useless.
+      if (front->kind == LinkRequest::bind && front->statement != 0 &&
+          out.error_fields.sqlstate == "0A000" &&
+          out.error_fields.message.find("cached plan must not change result type") !=
+              std::string::npos) {
+        stale_[front->statement] = true;
+      }
+      // The replay's own error is the proxy's problem, not the client's.
+      out.replay_failed = front->kind == LinkRequest::replay;
+      if (!out.replay_failed) to_client.append(f.body.data() - 5, f.size);
+      if (!is_simple(front->kind)) skip_to_sync(out);
+      drain_locals(to_client);
+      return out;
+    }
+    case 'G':  // CopyInResponse / CopyBothResponse: the server waits for client data
+    case 'W':
+      copy_ = Copy::in;
+      forward();
+      return out;
+    case 'H':  // CopyOutResponse
+      copy_ = Copy::out;
+      forward();
+      return out;
+    case 'c':  // CopyDone from the server ends COPY OUT
+      if (copy_ == Copy::out) copy_ = Copy::none;
+      forward();
+      return out;
+    case 'C':
+      copy_ = Copy::none;
+      if (f.body.starts_with("DISCARD ALL") || f.body.starts_with("DEALLOCATE ALL")) {
+        confirmed_.clear();
+        stale_.clear();
+        out.statements_reset = !out.hidden;
+      }
+      break;
+    default:
+      break;
+  }
+
+  if (!front) {
+    // A response with nothing to answer: the link's state can no longer be
+    // known, so it must never be lent again.
+    out.unexpected = true;
+    broken_ = true;
+    to_client.append(f.body.data() - 5, f.size);
+    return out;
+  }
+  if (!completes(front->kind, t)) {
+    forward();
+    return out;
+  }
+  LinkRequest done = std::move(pending_.front());
+  pending_.pop_front();
+  note_effect(done);
+  forward();
+  if (t == 'Z') {
+    out.status = f.body.empty() ? 'I' : f.body[0];
+    tx_ = out.status;
+    copy_ = Copy::none;
+    if (done.kind == LinkRequest::replay)
+      out.replay_ready = true;
+    else
+      out.ready = true;
+  }
+  drain_locals(to_client);
+  return out;
+}
+
+}  // namespace pgw::wire
