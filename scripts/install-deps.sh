@@ -9,7 +9,7 @@ APT_PACKAGES=(
   libboost1.81-dev libssl-dev libpq-dev libtomlplusplus-dev libcli11-dev
   libfmt-dev libspdlog-dev nlohmann-json3-dev libre2-dev
   zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-contrib pgbouncer redis-server prometheus pgbadger
+  postgresql-15 postgresql-client-15 postgresql-contrib pgbouncer redis-server prometheus pgbadger
   procps iproute2
 )
 
