@@ -128,6 +128,7 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     int client_buffer = static_cast<int>(cfg.client_buffer_size);
     r.read("client_buffer_size", client_buffer, 8192, 1 << 30);
     cfg.client_buffer_size = static_cast<uint32_t>(client_buffer);
+    r.read("transaction_session_state", cfg.transaction_session_state);
     r.reject_unknown();
   }
   if (auto* t = top.subtable("timeouts")) {

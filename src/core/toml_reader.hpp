@@ -108,6 +108,17 @@ class TableReader {
       out = m;
     }
   }
+  void read(std::string_view key, SessionStatePolicy& out) {
+    if (auto* n = get(key)) {
+      auto s = n->value<std::string>().value_or("");
+      if (s == "pin")
+        out = SessionStatePolicy::pin;
+      else if (s == "refuse")
+        out = SessionStatePolicy::refuse;
+      else
+        fail(*n, fmt::format("'{}' must be \"pin\" or \"refuse\"", key_name(key)));
+    }
+  }
   void read(std::string_view key, ClientAuth& out) {
     if (auto* n = get(key)) {
       auto s = n->value<std::string>().value_or("");

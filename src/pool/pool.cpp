@@ -384,9 +384,14 @@ void Pool::reset_then_release(ServerPtr s, std::vector<std::string> sqls,
        cause = std::move(cause_if_fails)]() -> asio::awaitable<void> {
         std::string failure;
         bool ok = true;
+        bool resets_settings = false;
         for (auto& sql : sqls) {
           if (ok) ok = co_await run_simple_query(*s, sql, failure);
+          resets_settings =
+              resets_settings || sql.starts_with("DISCARD ALL") || sql.starts_with("RESET ALL");
         }
+        // Every setting is back at its login value: what replay compares against.
+        if (ok && resets_settings) s->params = s->defaults;
         if (ok && s->rbuf.empty()) {
           release(s);
         } else {

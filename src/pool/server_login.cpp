@@ -198,27 +198,6 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
   s.connected_at = std::chrono::system_clock::now();
 }
 
-namespace {
-// DataRow: int16 count, then per column int32 length (-1 = NULL) and bytes.
-std::vector<std::string> parse_data_row(std::string_view body) {
-  std::vector<std::string> row;
-  if (body.size() < 2) return row;
-  size_t n = (static_cast<unsigned char>(body[0]) << 8) | static_cast<unsigned char>(body[1]);
-  size_t pos = 2;
-  for (size_t i = 0; i < n && pos + 4 <= body.size(); ++i) {
-    auto len = static_cast<int32_t>(wire::read_u32(body.data() + pos));
-    pos += 4;
-    if (len < 0 || pos + static_cast<size_t>(len) > body.size()) {
-      row.emplace_back();
-      continue;
-    }
-    row.emplace_back(body.substr(pos, static_cast<size_t>(len)));
-    pos += static_cast<size_t>(len);
-  }
-  return row;
-}
-}  // namespace
-
 asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure,
                                        std::vector<std::string>* first_row) {
   std::string out;
@@ -254,7 +233,7 @@ asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::stri
         std::string_view k, v;
         if (wire::parse_parameter_status(f.body, k, v)) s.params[lower_key(k)] = std::string(v);
       } else if (f.type == 'D') {
-        if (first_row && first_row->empty()) *first_row = parse_data_row(f.body);
+        if (first_row && first_row->empty()) *first_row = wire::parse_data_row(f.body);
       } else if (f.type == 'Z') {
         s.rbuf.erase(0, f.size);
         co_return ok&& s.link.idle();

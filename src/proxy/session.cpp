@@ -235,6 +235,10 @@ void Session::hand_back_after_departure(pool::ServerPtr s) {
       if (phase != wire::LinkPhase::idle) cleanup.push_back("ROLLBACK");
       if ((mode_ == PoolMode::session || ps.reset_query_always) && !ps.reset_query.empty())
         cleanup.push_back(ps.reset_query);
+      else if (pinned_for_)
+        cleanup.push_back("DISCARD ALL");  // LISTEN, temporary tables, locks... end here
+      else if (settings_dirty_)
+        cleanup.push_back("RESET ALL");  // settings never read back must not reach the next client
       if (cleanup.empty())
         pool_->release(std::move(s));
       else

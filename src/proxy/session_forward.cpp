@@ -20,6 +20,7 @@
 #include "pgwarden/net/socket_opts.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 #include "pgwarden/proxy/session.hpp"
+#include "pgwarden/proxy/session_effects.hpp"
 
 namespace pgw::proxy {
 
@@ -61,26 +62,100 @@ void Session::push_synthetic(std::string bytes) {
 }
 
 void Session::refuse_request(const std::string& sqlstate, const std::string& message) {
-  // The request fails, the connection stays: an ERROR now; a simple query is
-  // over with it, an extended-protocol batch is skipped up to the client's
-  // next Sync (as PostgreSQL does after an error).
+  // The request fails, the connection stays: an ERROR now (after any
+  // responses still due); a simple query is over with it, an
+  // extended-protocol batch is skipped up to the client's next Sync (as
+  // PostgreSQL does after an error).
   std::string out;
   wire::error_response(out, {"ERROR", sqlstate, message});
   proxy_.count_error(sqlstate, "proxy");
   if (refusing_simple_query_) {
-    wire::ready_for_query(out, 'I');
+    wire::ready_for_query(out, server_ ? server_->link.tx_status() : 'I');
   } else {
     discard_until_sync_ = true;
   }
-  asio::co_spawn(
-      strand_,
-      [self = shared_from_this(), out]() -> asio::awaitable<void> {
-        try {
-          co_await self->client_out_.send(out);
-        } catch (...) {
-        }
-      },
-      asio::detached);
+  push_synthetic(std::move(out));
+}
+
+void Session::pin(const char* reason) {
+  pinned_for_ = reason;
+  observe::ConnectionEvent ev = client_event("client.pinned");
+  ev.message = fmt::format(
+      "{} is session state that transaction pooling cannot move between server connections: "
+      "the client keeps its server connection until it disconnects",
+      reason);
+  proxy_.bus().publish(ev);
+}
+
+bool Session::note_session_effects(std::string_view sql, bool simple_query) {
+  const SessionEffects fx = scan_session_effects(sql);
+  if (fx.uncarried && !pinned_for_) {
+    if (proxy_.config().transaction_session_state == SessionStatePolicy::refuse) {
+      refusing_simple_query_ = simple_query;
+      refuse_request(sqlstate::kFeatureNotSupported,
+                     fmt::format("pgwarden: {} is session state, which transaction pooling cannot "
+                                 "carry between server connections (transaction_session_state = "
+                                 "\"refuse\"); use a session-mode pool for this client",
+                                 fx.uncarried));
+      return false;
+    }
+    pin(fx.uncarried);
+  }
+  for (auto& name : fx.custom_names) custom_settings_.insert(name);
+  if (fx.settings) {
+    // Reported as a change when the request completes (in response order,
+    // like the server's SET/RESET tags); a simple query's settings are read
+    // back right behind it, in the same write.
+    if (simple_query)
+      probe_after_frame_ = true;
+    else
+      settings_in_batch_ = true;
+  }
+  return true;
+}
+
+namespace {
+// The settings a session changed, as the server holds them now.
+constexpr std::string_view kSettingsProbe =
+    "SELECT name, current_setting(name) FROM pg_settings WHERE source = 'session'";
+}  // namespace
+
+void Session::queue_settings_probe(std::string& to_server) {
+  if (probe_outstanding_) return;  // one at a time: a later one follows if still needed
+  // Custom (dotted) variables are placeholders pg_settings does not list:
+  // they are read by the names the client used (NULL when gone).
+  std::string sql(kSettingsProbe);
+  for (const auto& name : custom_settings_)
+    sql += " UNION ALL SELECT " + quote_literal(name) + ", current_setting(" + quote_literal(name) +
+           ", true)";
+  wire::query(to_server, sql);
+  send_to_server({wire::LinkRequest::probe});
+  probe_outstanding_ = true;
+  probe_rows_.clear();
+}
+
+void Session::apply_settings_probe() {
+  // The link holds its login values plus exactly these; the client expects
+  // these wherever it goes next.
+  ParamMap session_values;
+  for (auto& [k, v] : probe_rows_)
+    if (!v.empty() || !custom_settings_.count(k)) session_values[k] = v;
+  ParamMap link = server_->defaults;
+  for (auto& [k, v] : session_values) link[k] = v;
+  server_->params = std::move(link);
+  for (auto it = wanted_.begin(); it != wanted_.end();) {
+    if (!session_values.count(it->first) && !is_tracked_reported_param(it->first))
+      it = wanted_.erase(it);
+    else
+      ++it;
+  }
+  for (auto& [k, v] : session_values) wanted_[k] = v;
+  // Every change reported so far ran before the probe on the server.
+  settings_dirty_ = false;
+}
+
+bool Session::may_release_link() const {
+  return mode_ == PoolMode::transaction && server_->link.idle() && !pinned_for_ && !settings_dirty_;
 }
 
 asio::awaitable<void> Session::watch_client_while_waiting(
@@ -194,11 +269,17 @@ asio::awaitable<bool> Session::attach_server(std::string& to_server) {
     cancel_target_ = CancelTarget{s, s->backend_pid, s->backend_key};
   }
   reader_ = std::make_shared<ReaderControl>(strand_);
-  asio::co_spawn(strand_, server_reader(shared_from_this(), s, reader_), asio::detached);
+  // Both readers write to the server (the client's requests; the proxy's own
+  // settings probe), so writes are serialised, in the order they are recorded.
+  server_out_ = std::make_shared<Outbox>(s->sock);
+  asio::co_spawn(strand_, server_reader(shared_from_this(), s, reader_, server_out_),
+                 asio::detached);
   set_state(ClientState::active);
 
+  unnamed_on_link_ = false;
   std::string sql = replay_sql(wanted_, s->params, s->defaults);
   if (!sql.empty()) {
+    params_before_replay_ = s->params;
     for (auto& [k, v] : wanted_) s->params[k] = v;
     for (auto it = s->params.begin(); it != s->params.end();) {
       if (!wanted_.count(it->first) && !s->defaults.count(it->first))
@@ -303,26 +384,47 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
       co_return false;
     }
   }
+  wire::ParseView pv;
+  if (t == 'P' && !wire::parse_parse(f.body, pv)) {
+    co_await send_fatal_and_close(sqlstate::kProtocolViolation, "malformed Parse message",
+                                  "protocol_violation");
+    co_return false;
+  }
+  if (mode_ == PoolMode::transaction && (t == 'Q' || t == 'P')) {
+    const std::string_view sql = t == 'Q' ? f.body.substr(0, f.body.find('\0')) : pv.query;
+    if (!note_session_effects(sql, t == 'Q')) co_return true;
+  }
   if (!server_) {
     refusing_simple_query_ = t == 'Q' || t == 'F';
     if (!co_await attach_server(to_server)) co_return !ended_;
   }
+  // Settings changed earlier and not yet read back: read them now, while the
+  // link is idle, ahead of this request.
+  if (mode_ == PoolMode::transaction && settings_dirty_ && server_->link.idle() && t != 'H' &&
+      t != 'd')
+    queue_settings_probe(to_server);
   switch (t) {
-    case 'Q':
-      send_to_server({LinkRequest::query});
+    case 'Q': {
+      unnamed_statement_.reset();  // a simple query destroys the unnamed statement
+      unnamed_on_link_ = false;
+      LinkRequest q{LinkRequest::query};
+      q.changes_settings = probe_after_frame_;
+      send_to_server(std::move(q));
       break;
-    case 'S':
-      send_to_server({LinkRequest::sync});
+    }
+    case 'S': {
+      LinkRequest sync{LinkRequest::sync};
+      sync.changes_settings = std::exchange(settings_in_batch_, false);
+      send_to_server(std::move(sync));
       break;
+    }
     case 'F':
       send_to_server({LinkRequest::function_call});
       break;
     case 'P': {
-      wire::ParseView pv;
-      if (!wire::parse_parse(f.body, pv)) {
-        co_await send_fatal_and_close(sqlstate::kProtocolViolation, "malformed Parse message",
-                                      "protocol_violation");
-        co_return false;
+      if (pv.name.empty()) {
+        unnamed_statement_ = std::string(pv.rest);
+        unnamed_on_link_ = true;
       }
       if (rewrite_statements() && !pv.name.empty()) {
         uint64_t id = proxy_.statements().id_for(pv.rest);
@@ -343,7 +445,9 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
     }
     case 'B': {
       wire::BindView bv;
-      if (rewrite_statements() && wire::parse_bind(f.body, bv) && !bv.statement.empty()) {
+      const bool parsed = wire::parse_bind(f.body, bv);
+      if (parsed && bv.statement.empty()) reparse_unnamed_if_missing(to_server);
+      if (rewrite_statements() && parsed && !bv.statement.empty()) {
         auto it = statements_.find(std::string(bv.statement));
         if (it != statements_.end()) {
           ensure_prepared(it->second.id, it->second.rest, to_server);
@@ -359,8 +463,9 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
     case 'D': {
       char kind = 0;
       std::string_view name;
-      if (rewrite_statements() && wire::parse_target(f.body, kind, name) && kind == 'S' &&
-          !name.empty()) {
+      const bool parsed = wire::parse_target(f.body, kind, name);
+      if (parsed && kind == 'S' && name.empty()) reparse_unnamed_if_missing(to_server);
+      if (rewrite_statements() && parsed && kind == 'S' && !name.empty()) {
         auto it = statements_.find(std::string(name));
         if (it != statements_.end()) {
           ensure_prepared(it->second.id, it->second.rest, to_server);
@@ -386,7 +491,20 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
       break;
   }
   to_server.append(f.body.data() - 5, f.size);
+  if (probe_after_frame_) {
+    probe_after_frame_ = false;
+    queue_settings_probe(to_server);
+  }
   co_return true;
+}
+
+void Session::reparse_unnamed_if_missing(std::string& to_server) {
+  // Transaction mode may have moved the client since it parsed its unnamed
+  // statement (Parse, Sync, then Describe: psql's \gdesc): parse it again here.
+  if (unnamed_on_link_ || !unnamed_statement_) return;
+  wire::parse(to_server, "", *unnamed_statement_);
+  send_to_server({wire::LinkRequest::injected_parse});
+  unnamed_on_link_ = true;
 }
 
 asio::awaitable<void> Session::client_loop() {
@@ -432,13 +550,15 @@ asio::awaitable<void> Session::client_loop() {
     }
     if (!to_server.empty() && server_) {
       auto s = server_;
-      boost::system::error_code ec;
-      co_await asio::async_write(s->sock, asio::buffer(to_server),
-                                 asio::redirect_error(use_awaitable, ec));
+      auto out = server_out_;
       s->bytes_out += to_server.size();
-      // A failed write means a broken link: the server reader's read fails too
-      // and reports the loss with its cause, once.
-      if (ec) SPDLOG_DEBUG("client {}: write to server failed: {}", id_, ec.message());
+      try {
+        co_await out->send(to_server);
+      } catch (const boost::system::system_error& e) {
+        // A failed write means a broken link: the server reader's read fails
+        // too and reports the loss with its cause, once.
+        SPDLOG_DEBUG("client {}: write to server failed: {}", id_, e.what());
+      }
     }
     to_server.clear();
     cbuf_.erase(0, consumed);
@@ -470,7 +590,24 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
   if (out.replay_failed) {
     spdlog::warn("pgwarden could not restore session parameters for client {}: {}", id_,
                  out.error_fields.message);
+    // None of the replay's SETs took effect (one query, one transaction).
+    if (probe_outstanding_)
+      probe_failed_ = true;
+    else
+      server_->params = params_before_replay_;
   }
+  if (out.probe_row) {
+    auto row = wire::parse_data_row(f.body);
+    if (row.size() >= 2) probe_rows_.emplace_back(pool::lower_key(row[0]), std::move(row[1]));
+  }
+  if (out.probe_ready) {
+    probe_outstanding_ = false;
+    // Read inside a transaction, the values could still be rolled back: the
+    // next probe, on an idle link, decides.
+    if (out.status == 'I' && !probe_failed_) apply_settings_probe();
+    probe_failed_ = false;
+  }
+  if (out.settings_changed) settings_dirty_ = true;
   for (const auto& name : out.forgotten_client_statements) statements_.erase(name);
   if (out.statements_reset) statements_.clear();  // the client's DISCARD ALL / DEALLOCATE ALL
   if (t == 'G' || t == 'H' || t == 'W') set_state(ClientState::copy);
@@ -482,13 +619,16 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
     request_in_flight_.store(false, std::memory_order_relaxed);
     if (out.ready) record_request_done(out.status);
   }
-  // A link goes back to the pool only when provably idle.
-  if ((out.ready || out.replay_ready) && mode_ == PoolMode::transaction && server_->link.idle())
-    release = true;
+  // A link goes back to the pool only when provably idle and clean.
+  if ((out.ready || out.replay_ready || out.probe_ready) && may_release_link()) release = true;
+  if (out.ready && mode_ == PoolMode::transaction && server_->link.idle() && settings_dirty_ &&
+      !probe_outstanding_ && !pinned_for_)
+    probe_due_ = true;
 }
 
 asio::awaitable<void> Session::server_reader(std::shared_ptr<Session> self, pool::ServerPtr s,
-                                             std::shared_ptr<ReaderControl> ctl) {
+                                             std::shared_ptr<ReaderControl> ctl,
+                                             std::shared_ptr<Outbox> to_server) {
   // `self` keeps the session alive for as long as its reader runs: a reader
   // still writing to a slow client may outlive the session's own coroutine.
   (void)self;
@@ -512,6 +652,15 @@ asio::awaitable<void> Session::server_reader(std::shared_ptr<Session> self, pool
         consumed += f.size;
       }
       s->rbuf.erase(0, consumed);
+      if (probe_due_ && ctl->attached && !release) {
+        // A transaction that changed settings ended with the client idle: read
+        // them back now rather than hold the link until its next request.
+        probe_due_ = false;
+        std::string probe;
+        queue_settings_probe(probe);
+        s->bytes_out += probe.size();
+        co_await to_server->send(probe);
+      }
       if (release && ctl->attached) release_server();
       SPDLOG_TRACE("client {} reader: {} bytes to client, release={}", id_, to_client.size(),
                    release);

@@ -320,6 +320,25 @@ void describe(std::string& out, char kind, std::string_view name) {
   end(out, at);
 }
 
+std::vector<std::string> parse_data_row(std::string_view body) {
+  std::vector<std::string> row;
+  if (body.size() < 2) return row;
+  const size_t n = read_u16(body.data());
+  size_t pos = 2;
+  for (size_t i = 0; i < n && pos + 4 <= body.size(); ++i) {
+    const auto len = static_cast<int32_t>(read_u32(body.data() + pos));
+    pos += 4;
+    if (len < 0) {
+      row.emplace_back();
+      continue;
+    }
+    if (pos + static_cast<size_t>(len) > body.size()) break;
+    row.emplace_back(body.substr(pos, static_cast<size_t>(len)));
+    pos += static_cast<size_t>(len);
+  }
+  return row;
+}
+
 void execute(std::string& out, std::string_view portal, uint32_t max_rows) {
   size_t at = begin(out, 'E');
   cstr(out, portal);

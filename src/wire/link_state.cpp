@@ -22,6 +22,7 @@ bool completes(LinkRequest::Kind k, char type) {
     case LinkRequest::query:
     case LinkRequest::function_call:
     case LinkRequest::replay:
+    case LinkRequest::probe:
       return type == 'Z';
     case LinkRequest::local:
       return false;
@@ -36,7 +37,8 @@ bool is_close(LinkRequest::Kind k) {
   return k == LinkRequest::close || k == LinkRequest::injected_close;
 }
 bool is_simple(LinkRequest::Kind k) {
-  return k == LinkRequest::query || k == LinkRequest::function_call || k == LinkRequest::replay;
+  return k == LinkRequest::query || k == LinkRequest::function_call || k == LinkRequest::replay ||
+         k == LinkRequest::probe;
 }
 }  // namespace
 
@@ -211,7 +213,7 @@ BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
         stale_[front->statement] = true;
       }
       // The replay's own error is the proxy's problem, not the client's.
-      out.replay_failed = front->kind == LinkRequest::replay;
+      out.replay_failed = front->kind == LinkRequest::replay || front->kind == LinkRequest::probe;
       if (!out.replay_failed) to_client.append(f.body.data() - 5, f.size);
       if (!is_simple(front->kind)) skip_to_sync(out);
       drain_locals(to_client);
@@ -230,13 +232,20 @@ BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
       if (copy_ == Copy::out) copy_ = Copy::none;
       forward();
       return out;
-    case 'C':
+    case 'C': {
       copy_ = Copy::none;
       if (f.body.starts_with("DISCARD ALL") || f.body.starts_with("DEALLOCATE ALL")) {
         confirmed_.clear();
         stale_.clear();
         out.statements_reset = !out.hidden;
       }
+      const std::string_view tag = f.body.substr(0, f.body.find('\0'));
+      out.settings_changed =
+          !out.hidden && (tag == "SET" || tag == "RESET" || tag.starts_with("DISCARD"));
+      break;
+    }
+    case 'D':
+      out.probe_row = front && front->kind == LinkRequest::probe;
       break;
     default:
       break;
@@ -258,12 +267,15 @@ BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
   pending_.pop_front();
   note_effect(done);
   forward();
+  if (done.changes_settings) out.settings_changed = true;
   if (t == 'Z') {
     out.status = f.body.empty() ? 'I' : f.body[0];
     tx_ = out.status;
     copy_ = Copy::none;
     if (done.kind == LinkRequest::replay)
       out.replay_ready = true;
+    else if (done.kind == LinkRequest::probe)
+      out.probe_ready = true;
     else
       out.ready = true;
   }

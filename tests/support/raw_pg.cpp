@@ -91,6 +91,12 @@ std::string RawPg::close_statement(const std::string& name) {
   return out;
 }
 
+std::string RawPg::describe_statement(const std::string& name) {
+  std::string out;
+  wire::describe(out, 'S', name);
+  return out;
+}
+
 std::string RawPg::sync() {
   std::string out;
   wire::sync(out);

@@ -33,6 +33,7 @@ class RawPg {
   static std::string bind(const std::string& portal, const std::string& statement);
   static std::string execute(const std::string& portal = "");
   static std::string close_statement(const std::string& name);
+  static std::string describe_statement(const std::string& name);
   static std::string sync();
   static std::string flush();
   static std::string query(const std::string& sql);

@@ -48,3 +48,53 @@ TEST(StatementRegistry, SameTextSameId) {
   EXPECT_EQ(r.id_for(std::string_view("select 1\0\0\0", 11)), a);
   EXPECT_EQ(StatementRegistry::server_name(a), "pgw_" + std::to_string(a));
 }
+
+#include "pgwarden/proxy/session_effects.hpp"
+
+TEST(SessionEffects, SettingsThatOutliveTheTransaction) {
+  EXPECT_TRUE(scan_session_effects("SET work_mem = '64MB'").settings);
+  EXPECT_TRUE(scan_session_effects("  /* c */ set search_path to tenant_1").settings);
+  EXPECT_TRUE(scan_session_effects("-- x\nRESET ALL").settings);
+  EXPECT_TRUE(scan_session_effects("discard all").settings);
+  EXPECT_TRUE(scan_session_effects("select 1; set statement_timeout = 5").settings);
+  EXPECT_TRUE(scan_session_effects("select set_config('app.user', '7', false)").settings);
+  EXPECT_TRUE(scan_session_effects("SET SESSION timezone = 'UTC'").settings);
+  EXPECT_FALSE(scan_session_effects("SET LOCAL work_mem = '1MB'").settings);
+  EXPECT_FALSE(scan_session_effects("set transaction isolation level serializable").settings);
+  EXPECT_FALSE(scan_session_effects("update t set x = 1").settings);
+  EXPECT_FALSE(scan_session_effects("select 'a; set x = 1'").settings);
+  EXPECT_FALSE(scan_session_effects("select $$; reset all$$").settings);
+}
+
+TEST(SessionEffects, CustomVariablesAreNamed) {
+  auto fx = scan_session_effects(
+      "select set_config('App.Tenant', '7', false), set_config ( 'app.user' , 'x', false)");
+  ASSERT_EQ(fx.custom_names.size(), 2u);
+  EXPECT_EQ(fx.custom_names[0], "app.tenant");
+  EXPECT_EQ(fx.custom_names[1], "app.user");
+  fx = scan_session_effects("SET SESSION myapp.role = 'admin'; RESET other.x; SET work_mem = 1");
+  ASSERT_EQ(fx.custom_names.size(), 2u);
+  EXPECT_EQ(fx.custom_names[0], "myapp.role");
+  EXPECT_EQ(fx.custom_names[1], "other.x");
+  EXPECT_TRUE(scan_session_effects("set_config(name, value, false)").custom_names.empty());
+}
+
+TEST(SessionEffects, StateThatCannotBeCarried) {
+  EXPECT_STREQ(scan_session_effects("LISTEN jobs").uncarried, "LISTEN");
+  EXPECT_STREQ(scan_session_effects("create temp table t(x int)").uncarried, "a temporary table");
+  EXPECT_STREQ(scan_session_effects("CREATE LOCAL TEMPORARY TABLE t(x int)").uncarried,
+               "a temporary table");
+  EXPECT_STREQ(scan_session_effects("create or replace temp view v as select 1").uncarried,
+               "a temporary table");
+  EXPECT_STREQ(scan_session_effects("select pg_advisory_lock(42)").uncarried,
+               "a session-level advisory lock");
+  EXPECT_STREQ(scan_session_effects("declare c cursor with hold for select 1").uncarried,
+               "a WITH HOLD cursor");
+  EXPECT_STREQ(scan_session_effects("PREPARE q AS select 1").uncarried,
+               "a prepared statement made with PREPARE");
+  EXPECT_EQ(scan_session_effects("prepare transaction 'x'").uncarried, nullptr);
+  EXPECT_EQ(scan_session_effects("select pg_advisory_xact_lock(1)").uncarried, nullptr);
+  EXPECT_EQ(scan_session_effects("create table t(x int)").uncarried, nullptr);
+  EXPECT_EQ(scan_session_effects("declare c cursor for select 1").uncarried, nullptr);
+  EXPECT_EQ(scan_session_effects("select 'listen'").uncarried, nullptr);
+}

@@ -15,6 +15,9 @@ namespace pgw {
 
 enum class PoolMode { session, transaction };
 enum class ClientAuth { trust, cleartext, md5, scram_sha_256 };
+// Transaction mode: what to do with session state pgwarden cannot carry from
+// one server connection to the next (LISTEN, temporary tables, ...).
+enum class SessionStatePolicy { pin, refuse };
 
 const char* to_string(PoolMode m);
 const char* to_string(ClientAuth a);
@@ -148,6 +151,7 @@ struct ProxyConfig {
   // Bytes queued for a client that does not read before its server link's
   // reads pause (backpressure instead of unbounded memory).
   uint32_t client_buffer_size = 1u << 20;
+  SessionStatePolicy transaction_session_state = SessionStatePolicy::pin;
   std::string auth_file;  // PgBouncer-style userlist: "user" "password" per line
   Timeouts timeouts;
   Keepalive keepalive;

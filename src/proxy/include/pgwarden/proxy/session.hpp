@@ -15,8 +15,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "pgwarden/pool/pool.hpp"
 #include "pgwarden/proxy/outbox.hpp"
@@ -115,7 +118,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> attach_server(std::string& to_server);
   void handle_server_frame(const wire::Frame& f, std::string& to_client, bool& release);
   asio::awaitable<void> server_reader(std::shared_ptr<Session> self, pool::ServerPtr s,
-                                      std::shared_ptr<ReaderControl> ctl);
+                                      std::shared_ptr<ReaderControl> ctl,
+                                      std::shared_ptr<Outbox> to_server);
   void release_server();
   // Clears the links an admin view and cancel routing follow.
   void unlink_server(pool::ServerConn& s);
@@ -131,6 +135,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void prepare_on_server(uint64_t id, std::string_view rest, std::string& to_server,
                          std::string client_name);
   void ensure_prepared(uint64_t id, std::string_view rest, std::string& to_server);
+  // Transaction mode: SQL that changes settings or leaves session state.
+  // False when the request was refused (transaction_session_state = "refuse").
+  bool note_session_effects(std::string_view sql, bool simple_query);
+  void pin(const char* reason);
+  // Reads the session's settings back from the server (hidden), so that they
+  // follow the client to its next server connection.
+  void queue_settings_probe(std::string& to_server);
+  void apply_settings_probe();
+  void reparse_unnamed_if_missing(std::string& to_server);
+  // Transaction mode releases a link only if it is idle and holds nothing of
+  // this client's that the next client could see.
+  bool may_release_link() const;
   bool rewrite_statements() const;
   void refuse_request(const std::string& sqlstate, const std::string& message);
 
@@ -168,11 +184,30 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The linked server; its protocol state lives in server_->link.
   pool::ServerPtr server_;
+  std::shared_ptr<Outbox> server_out_;  // writes to server_, from either coroutine
   std::shared_ptr<ReaderControl> reader_;
   // The proxy refused a request in an extended-protocol batch: the client's
   // messages are skipped up to its Sync, as PostgreSQL would after an error.
   bool discard_until_sync_ = false;
   bool refusing_simple_query_ = false;  // the request being served is a Query / FunctionCall
+
+  // Session state in transaction mode. Changes to settings are reported by
+  // the link in response order; a probe that completes after them (outside a
+  // transaction) has read them all back.
+  bool settings_dirty_ = false;
+  bool settings_in_batch_ = false;  // a Parse of this batch may change settings
+  bool probe_outstanding_ = false;
+  std::set<std::string> custom_settings_;  // dotted names the client set, read back by name
+  bool probe_failed_ = false;
+  bool probe_due_ = false;  // the server reader is to send a probe now
+  bool probe_after_frame_ = false;
+  std::vector<std::pair<std::string, std::string>> probe_rows_;
+  const char* pinned_for_ = nullptr;  // why the client keeps its link, if it does
+  ParamMap params_before_replay_;     // the link's values, restored if the replay fails
+  // The client's unnamed statement (query + types), re-parsed when a Bind or
+  // Describe of it lands on a link that does not have it.
+  std::optional<std::string> unnamed_statement_;
+  bool unnamed_on_link_ = false;
 
   struct ClientStatement {
     uint64_t id;

@@ -114,6 +114,9 @@ bool parse_parameter_status(std::string_view body, std::string_view& key, std::s
 // Authentication request: code, and the bytes after it.
 bool parse_auth_request(std::string_view body, uint32_t& code, std::string_view& data);
 bool parse_backend_key_data(std::string_view body, uint32_t& pid, uint32_t& key);
+// DataRow ('D') as text columns; NULL reads as "". A truncated row yields the
+// columns that are complete.
+std::vector<std::string> parse_data_row(std::string_view body);
 
 // Parse ('P'): name, then the rest (query\0 + int16 n + n*int32 types) verbatim.
 struct ParseView {

@@ -34,17 +34,22 @@ struct LinkRequest {
     injected_parse,  // the proxy's Parse of a statement the client prepared elsewhere: hidden
     injected_close,  // the proxy's Close of an evicted or stale statement: hidden
     replay,          // the proxy's SET/RESET of session parameters (a simple query): hidden
+    probe,           // the proxy's read of the session's settings (a simple query): hidden
     local            // a response the proxy produces itself, released in order
   };
   Kind kind;
-  uint64_t statement = 0;   // pgwarden statement id (parse, close, bind); 0 = not tracked
-  std::string payload;      // local: the bytes to send to the client
-  std::string client_name;  // parse: the client's statement name, forgotten if skipped
+  uint64_t statement = 0;         // pgwarden statement id (parse, close, bind); 0 = not tracked
+  std::string payload;            // local: the bytes to send to the client
+  std::string client_name;        // parse: the client's statement name, forgotten if skipped
+  bool changes_settings = false;  // reported as settings_changed when it completes
 
   bool sync_point() const {
-    return kind == sync || kind == query || kind == function_call || kind == replay;
+    return kind == sync || kind == query || kind == function_call || kind == replay ||
+           kind == probe;
   }
-  bool hidden() const { return kind == injected_parse || kind == injected_close || kind == replay; }
+  bool hidden() const {
+    return kind == injected_parse || kind == injected_close || kind == replay || kind == probe;
+  }
 };
 
 // Where the link stands, most demanding first: what may be done with it.
@@ -74,11 +79,15 @@ struct BackendOutcome {
   bool hidden = false;            // the response to a request the proxy injected
   bool ready = false;             // a ReadyForQuery that ended a client's request
   bool replay_ready = false;      // the ReadyForQuery of the proxy's parameter replay
+  bool probe_row = false;         // a DataRow answering the proxy's settings probe
+  bool probe_ready = false;       // the ReadyForQuery of that probe
   bool error = false;             // an ErrorResponse (severity ERROR)
-  bool replay_failed = false;     // ...to the proxy's parameter replay: not shown to the client
+  bool replay_failed = false;     // ...to the proxy's replay or probe: not shown to the client
   bool fatal = false;             // FATAL or PANIC: the server is ending the link
   bool unexpected = false;        // a response with no request to match (protocol drift)
   bool statements_reset = false;  // DISCARD ALL / DEALLOCATE ALL completed: all statements gone
+  bool settings_changed = false;  // a client's SET / RESET / DISCARD (or a request so
+                                  // marked, e.g. set_config()) completed
   char status = 0;                // ReadyForQuery's transaction status
   ErrorFields error_fields;       // when error or fatal
   std::vector<std::string> forgotten_client_statements;  // client Parses the server skipped
