@@ -129,12 +129,13 @@ asio::awaitable<bool> Session::authenticate() {
       bool ok = false;
       if (stored) {
         if (auto secret = wire::ScramSecret::parse(*stored)) {
-          ok = wire::ScramSecret::from_password(given, secret->salt, secret->iterations)
-                   .stored_key == secret->stored_key;
+          ok = wire::constant_time_equal(
+              wire::ScramSecret::from_password(given, secret->salt, secret->iterations).stored_key,
+              secret->stored_key);
         } else if (stored->starts_with("md5") && stored->size() == 35) {
-          ok = wire::md5_hash(user_, given) == *stored;
+          ok = wire::constant_time_equal(wire::md5_hash(user_, given), *stored);
         } else {
-          ok = given == *stored;
+          ok = wire::password_equal(given, *stored);
         }
       }
       if (!ok) co_return co_await fail();
@@ -147,7 +148,7 @@ asio::awaitable<bool> Session::authenticate() {
       std::string body;
       if (!co_await read_password_message(body)) co_return false;
       if (!stored || wire::ScramSecret::parse(*stored) ||
-          std::string(body.c_str()) != wire::md5_response(user_, *stored, salt))
+          !wire::constant_time_equal(body.c_str(), wire::md5_response(user_, *stored, salt)))
         co_return co_await fail();
       break;
     }

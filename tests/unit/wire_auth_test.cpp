@@ -86,3 +86,15 @@ TEST(Base64, RoundTripsAndRejectsGarbage) {
   EXPECT_FALSE(base64_decode("abc"));
   EXPECT_FALSE(base64_decode("ab!="));
 }
+
+TEST(ConstantTime, ComparesContentAndLength) {
+  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_TRUE(constant_time_equal("md5abc", "md5abc"));
+  EXPECT_FALSE(constant_time_equal("md5abc", "md5abd"));
+  EXPECT_FALSE(constant_time_equal("md5abc", "md5ab"));
+  EXPECT_FALSE(constant_time_equal(std::string("a\0b", 3), std::string("a\0c", 3)));
+  EXPECT_TRUE(password_equal("s3cret", "s3cret"));
+  EXPECT_FALSE(password_equal("s3cret", "s3cret "));
+  EXPECT_FALSE(password_equal("", "s3cret"));
+  EXPECT_TRUE(password_equal("", ""));
+}
