@@ -137,7 +137,15 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     r.read("idle", cfg.keepalive.idle_s, 1, 86400);
     r.read("interval", cfg.keepalive.interval_s, 1, 3600);
     r.read("count", cfg.keepalive.count, 1, 100);
-    r.read("user_timeout", cfg.keepalive.user_timeout);
+    if (r.get("user_timeout")) {
+      r.read("user_timeout", cfg.keepalive.user_timeout);
+    } else {
+      cfg.keepalive.user_timeout =
+          cfg.keepalive.enabled
+              ? keepalive_user_timeout(cfg.keepalive.idle_s, cfg.keepalive.interval_s,
+                                       cfg.keepalive.count)
+              : Millis(0);
+    }
     r.reject_unknown();
   }
   if (auto* dbs = top.subtable("databases")) {

@@ -204,3 +204,20 @@ TEST(Config, ObservabilityErrorsNameTheKeyAndPosition) {
             "bad.toml:1:1: 'alerts.rule[0].kind' = \"loud\" must be one of close_rate, "
             "wait_timeouts, headroom, sink_failing");
 }
+
+TEST(Config, UserTimeoutIsDerivedFromKeepaliveUnlessSet) {
+  // idle + interval x count: when keepalive would give up on a silent peer.
+  EXPECT_EQ(ProxyConfig{}.keepalive.user_timeout, Millis(120'000));
+  EXPECT_EQ(parse_config("", "t.toml").keepalive.user_timeout, Millis(120'000));
+  EXPECT_EQ(parse_config("[keepalive]\nidle = 30\ninterval = 5\ncount = 3\n", "t.toml")
+                .keepalive.user_timeout,
+            Millis(45'000));
+  EXPECT_EQ(parse_config("[keepalive]\nidle = 30\nuser_timeout = \"10s\"\n", "t.toml")
+                .keepalive.user_timeout,
+            Millis(10'000));
+  EXPECT_EQ(parse_config("[keepalive]\nuser_timeout = 0\n", "t.toml").keepalive.user_timeout,
+            Millis(0));
+  EXPECT_EQ(parse_config("[keepalive]\nenabled = false\n", "t.toml").keepalive.user_timeout,
+            Millis(0));
+  EXPECT_EQ(keepalive_user_timeout(60, 10, 6), Millis(120'000));
+}

@@ -42,12 +42,21 @@ struct Timeouts {
   Millis cancel_wait{10'000};
 };
 
+// The TCP_USER_TIMEOUT that matches keepalive: the time keepalive takes to
+// declare a silent peer dead (idle + interval x count), applied also while
+// data is unacknowledged, where keepalive probes never run.
+constexpr Millis keepalive_user_timeout(int idle_s, int interval_s, int count) {
+  return Millis(1000LL * (idle_s + static_cast<long long>(interval_s) * count));
+}
+
 struct Keepalive {
   bool enabled = true;
   int idle_s = 60;  // below every common middlebox idle cut (AWS 350 s, Azure 240 s)
   int interval_s = 10;
   int count = 6;
-  Millis user_timeout{0};  // TCP_USER_TIMEOUT; 0 = kernel default
+  // TCP_USER_TIMEOUT; 0 = kernel default. Unless set explicitly, derived
+  // from the keepalive settings above (0 when keepalive is disabled).
+  Millis user_timeout{keepalive_user_timeout(60, 10, 6)};
 };
 
 struct DatabaseConfig {
