@@ -116,6 +116,8 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     r.read("min_pool_size", cfg.min_pool_size, 0, 100'000);
     r.read("reserve_pool_size", cfg.reserve_pool_size, 0, 100'000);
     r.read("auth_type", cfg.auth_type);
+    r.read("auth_allow_empty_password", cfg.auth_allow_empty_password);
+    r.read("auth_trust_any_user", cfg.auth_trust_any_user);
     r.read("server_reset_query", cfg.server_reset_query);
     r.read("server_reset_query_always", cfg.server_reset_query_always);
     r.read("server_check_query", cfg.server_check_query);
@@ -346,6 +348,11 @@ void validate(const ProxyConfig& cfg) {
     throw ConfigError(
         fmt::format("{}: auth_type is {} but no [users] are defined; clients could never log in",
                     src, to_string(cfg.auth_type)));
+  if (cfg.auth_type == ClientAuth::trust && cfg.users.empty() && !cfg.auth_trust_any_user)
+    throw ConfigError(fmt::format(
+        "{}: auth_type is trust but no [users] are defined; clients could never log in (trust "
+        "admits only listed users unless proxy.auth_trust_any_user = true)",
+        src));
 }
 
 }  // namespace pgw

@@ -113,6 +113,10 @@ asio::awaitable<void> Proxy::janitor() {
   }
 }
 
+wire::ScramSecret Proxy::scram_mock(const std::string& user) const {
+  return wire::ScramSecret::mock(user, scram_mock_key_);
+}
+
 std::optional<wire::ScramSecret> Proxy::scram_secret(const std::string& user) {
   std::lock_guard lock(scram_mu_);
   if (auto it = scram_cache_.find(user); it != scram_cache_.end()) return it->second;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "pgwarden/proxy/login_policy.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 #include "pgwarden/proxy/session.hpp"
 #include "pgwarden/wire/auth.hpp"
@@ -19,7 +20,13 @@ using asio::use_awaitable;
 
 namespace {
 constexpr uint32_t kMaxAuthMessage = 8192;
+std::string startup_database(const wire::StartupPacket& pkt) {
+  const std::string* db = pkt.param("database");
+  const std::string* user = pkt.param("user");
+  if (db && !db->empty()) return *db;
+  return user ? *user : std::string();
 }
+}  // namespace
 
 asio::awaitable<bool> Session::read_startup(wire::StartupPacket& pkt) {
   char buf[4096];
@@ -108,17 +115,24 @@ asio::awaitable<bool> Session::read_password_message(std::string& body) {
 
 asio::awaitable<bool> Session::authenticate() {
   const ProxyConfig& cfg = proxy_.config();
+  // Decided now, told only after the password exchange: an unknown database
+  // or user looks exactly like a wrong password.
+  const std::optional<LoginRefusal> refusal = login_refusal(cfg, user_, database_);
   std::string out;
   auto fail = [&]() -> asio::awaitable<bool> {
-    co_await send_fatal_and_close(
-        sqlstate::kInvalidPassword,
-        fmt::format("password authentication failed for user \"{}\"", user_), "auth_failed");
+    if (refusal)
+      end_with(refusal->cause, "proxy", sqlstate::kInvalidPassword, refusal->message, 0,
+               "disconnected");
+    co_await send_fatal_and_close(sqlstate::kInvalidPassword, auth_failed_message(user_),
+                                  "auth_failed");
     co_return false;
   };
   auto user_it = cfg.users.find(user_);
-  const std::string* stored = user_it != cfg.users.end() ? &user_it->second.password : nullptr;
+  const std::string* stored =
+      !refusal && user_it != cfg.users.end() ? &user_it->second.password : nullptr;
   switch (cfg.auth_type) {
     case ClientAuth::trust:
+      if (refusal) co_return co_await fail();
       break;
     case ClientAuth::cleartext: {
       wire::auth_cleartext(out);
@@ -153,12 +167,12 @@ asio::awaitable<bool> Session::authenticate() {
       break;
     }
     case ClientAuth::scram_sha_256: {
+      // A listed user is always offered its own salt, even when the login is
+      // refused for another reason (unknown database): comparing attempts
+      // reveals nothing. Unknown users get a mock verifier with a salt that
+      // is stable per name, and go through the whole exchange too.
       auto secret = proxy_.scram_secret(user_);
-      // Unknown users go through the whole exchange against a random verifier
-      // so that a failure does not reveal whether the user exists.
-      wire::ScramServer scram(secret ? *secret
-                                     : wire::ScramSecret::from_password(
-                                           wire::random_bytes(16), wire::random_bytes(16), 4096));
+      wire::ScramServer scram(secret ? *secret : proxy_.scram_mock(user_));
       wire::auth_sasl(out, "SCRAM-SHA-256");
       co_await client_out_.send(out);
       std::string body;
@@ -182,7 +196,8 @@ asio::awaitable<bool> Session::authenticate() {
       wire::auth_sasl_continue(out, server_first);
       co_await client_out_.send(out);
       if (!co_await read_password_message(body)) co_return false;
-      if (!scram.on_client_final(body, server_final, error) || !secret) co_return co_await fail();
+      if (!scram.on_client_final(body, server_final, error) || !secret || refusal)
+        co_return co_await fail();
       out.clear();
       wire::auth_sasl_final(out, server_final);
       co_await client_out_.send(out);
@@ -233,8 +248,7 @@ asio::awaitable<bool> Session::login() {
     co_return false;
   }
   user_ = *user;
-  const std::string* db = pkt.param("database");
-  database_ = db && !db->empty() ? *db : user_;
+  database_ = startup_database(pkt);
   for (auto& [k, v] : pkt.params) {
     if (k == "replication") {
       co_await send_fatal_and_close(sqlstate::kFeatureNotSupported,
@@ -270,6 +284,9 @@ asio::awaitable<bool> Session::login() {
     co_return false;
   }
 
+  // The pool (and its metric series) exists only once a client of it has
+  // authenticated: failed logins with made-up names leave nothing behind.
+  if (!co_await authenticate()) co_return false;
   std::string st, err;
   pool_ = proxy_.pools().pool_for(database_, user_, st, err);
   if (!pool_) {
@@ -277,7 +294,6 @@ asio::awaitable<bool> Session::login() {
     co_return false;
   }
   mode_ = pool_->settings().mode;
-  if (!co_await authenticate()) co_return false;
 
   if (proxy_.logged_in_counter().fetch_add(1) >= proxy_.config().max_client_conn) {
     proxy_.logged_in_counter().fetch_sub(1);

@@ -168,6 +168,16 @@ ScramSecret ScramSecret::from_password(std::string_view password, std::string_vi
   return s;
 }
 
+ScramSecret ScramSecret::mock(std::string_view user, std::string_view key, int iterations) {
+  ScramSecret s;
+  s.iterations = iterations;
+  s.salt = hmac256(key, "salt:" + std::string(user)).substr(0, 16);
+  // Not derived from any password: no proof can match a random StoredKey.
+  s.stored_key = random_bytes(32);
+  s.server_key = random_bytes(32);
+  return s;
+}
+
 std::string ScramSecret::str() const {
   return "SCRAM-SHA-256$" + std::to_string(iterations) + ":" + base64_encode(salt) + "$" +
          base64_encode(stored_key) + ":" + base64_encode(server_key);

@@ -221,3 +221,34 @@ TEST(Config, UserTimeoutIsDerivedFromKeepaliveUnlessSet) {
             Millis(0));
   EXPECT_EQ(keepalive_user_timeout(60, 10, 6), Millis(120'000));
 }
+
+TEST(Config, AuthKeys) {
+  ProxyConfig defaults;
+  EXPECT_FALSE(defaults.auth_allow_empty_password);
+  EXPECT_FALSE(defaults.auth_trust_any_user);
+  auto cfg = parse_config("[proxy]\nauth_allow_empty_password = true\nauth_trust_any_user = true\n",
+                          "t.toml");
+  EXPECT_TRUE(cfg.auth_allow_empty_password);
+  EXPECT_TRUE(cfg.auth_trust_any_user);
+  EXPECT_EQ(error_of("[proxy]\nauth_trust_any_user = \"yes\"\n"),
+            "bad.toml:2:23: 'proxy.auth_trust_any_user' must be true or false");
+}
+
+TEST(Config, TrustWithoutUsersNeedsTheOptIn) {
+  ProxyConfig cfg;
+  cfg.source = "t.toml";
+  cfg.auth_type = ClientAuth::trust;
+  cfg.databases["app"] = DatabaseConfig{.name = "app"};
+  try {
+    validate(cfg);
+    ADD_FAILURE() << "trust without [users] accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("proxy.auth_trust_any_user = true"), std::string::npos)
+        << e.what();
+  }
+  cfg.auth_trust_any_user = true;
+  EXPECT_NO_THROW(validate(cfg));
+  cfg.auth_trust_any_user = false;
+  cfg.users["app"] = UserConfig{.name = "app"};
+  EXPECT_NO_THROW(validate(cfg));
+}

@@ -148,6 +148,11 @@ struct ProxyConfig {
   int min_pool_size = 0;
   int reserve_pool_size = 0;
   ClientAuth auth_type = ClientAuth::scram_sha_256;
+  // A user whose configured password is empty (or missing) cannot log in with
+  // a password method unless this is set.
+  bool auth_allow_empty_password = false;
+  // auth_type = trust: accept user names that are not in [users]/auth_file.
+  bool auth_trust_any_user = false;
   std::string server_reset_query = "DISCARD ALL";
   bool server_reset_query_always = false;
   std::string server_check_query;  // empty = an empty query

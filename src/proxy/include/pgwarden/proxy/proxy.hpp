@@ -66,6 +66,9 @@ class Proxy {
 
   // The SCRAM verifier for a user (computed once from a plaintext password).
   std::optional<wire::ScramSecret> scram_secret(const std::string& user);
+  // A verifier no password matches, with a salt that is stable per user name
+  // (wire::ScramSecret::mock), for logins that will be refused.
+  wire::ScramSecret scram_mock(const std::string& user) const;
 
   // Session registry, used for cancel routing, limits and the janitor.
   uint32_t register_session(const std::shared_ptr<Session>& s);
@@ -106,6 +109,7 @@ class Proxy {
 
   std::mutex scram_mu_;
   std::unordered_map<std::string, wire::ScramSecret> scram_cache_;
+  const std::string scram_mock_key_ = wire::random_bytes(32);
 };
 
 }  // namespace pgw::proxy

@@ -38,6 +38,11 @@ struct ScramSecret {
   static std::optional<ScramSecret> parse(std::string_view text);
   static ScramSecret from_password(std::string_view password, std::string_view salt,
                                    int iterations);
+  // A verifier no password matches, for a user who must be refused (unknown,
+  // no usable password...) after a full exchange. Its salt is derived from
+  // the user name and `key` (a per-process secret), so repeated attempts see
+  // the same salt, as for a real user, and users cannot be told apart.
+  static ScramSecret mock(std::string_view user, std::string_view key, int iterations = 4096);
   std::string str() const;
 };
 
