@@ -1,13 +1,15 @@
 // Authentication hardening: empty passwords, trust for listed users only, no
-// database/user enumeration before authentication.
+// database/user enumeration before authentication, pools only after a login.
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <random>
 #include <thread>
 
+#include "http_get.hpp"
 #include "pgwarden/wire/auth.hpp"
 #include "pgwarden/wire/codec.hpp"
 #include "stack.hpp"
@@ -243,6 +245,43 @@ TEST_P(NoEnumeration, UnknownDatabaseAndUserLookLikeAWrongPassword) {
 
 INSTANTIATE_TEST_SUITE_P(Methods, NoEnumeration,
                          ::testing::Values("scram-sha-256", "md5", "cleartext"));
+
+// ---- 5. pools and metric series only after a login
+
+TEST_F(AuthHardening, BogusLoginsCreateNoPoolsSeriesOrProbes) {
+  const int admin_port = free_port();
+  start_proxy(fmt::format(
+      "[admin]\nlisten = \"127.0.0.1:{}\"\nadmin_users = [\"app\"]\nheadroom_interval = "
+      "\"300ms\"\n",
+      admin_port));
+  auto legit = client();
+  ASSERT_EQ(pq_exec(legit.get(), "select 1").value, "1");
+
+  // Names that sort before "app": the capacity probe takes the first pool of
+  // a backend, and must never take one that never logged in.
+  std::mt19937_64 rng(std::random_device{}());
+  for (int i = 0; i < 200; ++i) {
+    std::string user = fmt::format("aaa-bogus-{:x}-{}", rng(), i);
+    auto c = pq_connect(proxy().conninfo(user, "guess", "app"));
+    ASSERT_EQ(PQstatus(c.get()), CONNECTION_BAD) << user;
+  }
+
+  auto console = pq_connect(proxy().conninfo("app", "app-pw", "pgbouncer"));
+  ASSERT_EQ(PQstatus(console.get()), CONNECTION_OK) << PQerrorMessage(console.get());
+  PGresult* pools = PQexec(console.get(), "SHOW POOLS");
+  ASSERT_EQ(PQresultStatus(pools), PGRES_TUPLES_OK);
+  EXPECT_EQ(PQntuples(pools), 1) << "SHOW POOLS lists pools of users who never logged in";
+  PQclear(pools);
+
+  std::this_thread::sleep_for(1s);  // a few probes
+  auto scrape = http_get(admin_port, "/metrics");
+  ASSERT_EQ(scrape.status, 200);
+  EXPECT_EQ(scrape.body.find("bogus"), std::string::npos) << "a metric series names a bogus user";
+  const std::string backend = "127.0.0.1:" + std::to_string(pg().port());
+  EXPECT_EQ(metric_value(scrape.body, "pgwarden_server_probe_up{backend=\"" + backend + "\"}"),
+            1.0);
+  EXPECT_EQ(http_get(admin_port, "/api/pools").body.find("bogus"), std::string::npos);
+}
 
 }  // namespace
 }  // namespace pgw::test
