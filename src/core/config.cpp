@@ -118,6 +118,7 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     r.read("auth_type", cfg.auth_type);
     r.read("auth_allow_empty_password", cfg.auth_allow_empty_password);
     r.read("auth_trust_any_user", cfg.auth_trust_any_user);
+    r.read("max_unauthenticated_clients", cfg.max_unauthenticated_clients, 1, 1'000'000);
     r.read("server_reset_query", cfg.server_reset_query);
     r.read("server_reset_query_always", cfg.server_reset_query_always);
     r.read("server_check_query", cfg.server_check_query);

@@ -3,6 +3,7 @@
 // the greeting (ParameterStatus, BackendKeyData, ReadyForQuery).
 #include <boost/asio/connect.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -20,6 +21,11 @@ using asio::use_awaitable;
 
 namespace {
 constexpr uint32_t kMaxAuthMessage = 8192;
+// How long a connection refused at accept (client limits) may take to send
+// its startup packet: a cancel request still goes through, and the client
+// reads the FATAL instead of losing it to a reset.
+constexpr std::chrono::seconds kRefusalGrace{1};
+
 std::string startup_database(const wire::StartupPacket& pkt) {
   const std::string* db = pkt.param("database");
   const std::string* user = pkt.param("user");
@@ -204,6 +210,7 @@ asio::awaitable<bool> Session::authenticate() {
       break;
     }
   }
+  proxy_.client_authenticated(id_);
   co_return true;
 }
 
@@ -235,7 +242,48 @@ asio::awaitable<bool> Session::greet() {
 
 asio::awaitable<bool> Session::login() {
   wire::StartupPacket pkt;
-  if (!co_await read_startup(pkt)) co_return false;
+  if (auto limit = proxy_.refusal(id_)) {
+    // Over a client limit since accept. The startup packet is still read,
+    // briefly, for a cancel request or an operator reaching the console.
+    asio::steady_timer grace(strand_);
+    grace.expires_after(kRefusalGrace);
+    grace.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      boost::system::error_code ignored;
+      self->client_.cancel(ignored);
+    });
+    bool got = false;
+    try {
+      got = co_await read_startup(pkt);
+    } catch (const boost::system::system_error&) {
+    }
+    grace.cancel();
+    if (!got && ended_) co_return false;  // read_startup refused the packet itself
+    if (got && pkt.kind == wire::StartupKind::cancel) {
+      co_await handle_cancel_request(pkt);
+      co_return false;
+    }
+    const bool console = got && startup_database(pkt) == proxy_.config().admin.console_database;
+    if (!console || limit->cause != "max_client_conn" || !proxy_.admit_console(id_)) {
+      if (got) {
+        if (const std::string* user = pkt.param("user")) user_ = *user;
+        database_ = startup_database(pkt);
+      }
+      co_await send_fatal_and_close(sqlstate::kTooManyConnections, limit->message, limit->cause);
+      co_return false;
+    }
+  } else {
+    bool got = false;
+    try {
+      got = co_await read_startup(pkt);
+    } catch (const boost::system::system_error&) {
+      // Gone before its startup packet (a port check, a scanner): the slot is
+      // free before the socket is closed, so whoever saw it close can connect.
+      proxy_.release_slot(id_);
+      throw;
+    }
+    if (!got) co_return false;
+  }
   if (pkt.kind == wire::StartupKind::cancel) {
     co_await handle_cancel_request(pkt);
     co_return false;
@@ -294,16 +342,7 @@ asio::awaitable<bool> Session::login() {
     co_return false;
   }
   mode_ = pool_->settings().mode;
-
-  if (proxy_.logged_in_counter().fetch_add(1) >= proxy_.config().max_client_conn) {
-    proxy_.logged_in_counter().fetch_sub(1);
-    co_await send_fatal_and_close(
-        sqlstate::kTooManyConnections,
-        fmt::format("pgwarden: too many client connections (max_client_conn = {})",
-                    proxy_.config().max_client_conn),
-        "max_client_conn");
-    co_return false;
-  }
+  proxy_.logged_in_counter().fetch_add(1);
   counted_login_ = true;
   co_return co_await greet();
 }

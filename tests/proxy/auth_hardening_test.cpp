@@ -1,5 +1,6 @@
 // Authentication hardening: empty passwords, trust for listed users only, no
-// database/user enumeration before authentication, pools only after a login.
+// database/user enumeration before authentication, pools only after a login,
+// client limits counted from accept.
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -281,6 +282,104 @@ TEST_F(AuthHardening, BogusLoginsCreateNoPoolsSeriesOrProbes) {
   EXPECT_EQ(metric_value(scrape.body, "pgwarden_server_probe_up{backend=\"" + backend + "\"}"),
             1.0);
   EXPECT_EQ(http_get(admin_port, "/api/pools").body.find("bogus"), std::string::npos);
+}
+
+// ---- 6. client limits from accept
+
+TEST_F(AuthHardening, MaxClientConnCountsSocketsFromAccept) {
+  start_proxy("max_client_conn = 3\n");
+  std::vector<int> silent;
+  for (int i = 0; i < 3; ++i) silent.push_back(raw_connect(proxy().port()));
+  std::this_thread::sleep_for(200ms);
+  auto r = raw_login(proxy().port(), "app", "app-pw", "app");
+  EXPECT_FALSE(r.ready) << "three unauthenticated sockets did not count against max_client_conn";
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->sqlstate, "53300");
+  EXPECT_NE(r.error->message.find("max_client_conn = 3"), std::string::npos) << r.error->message;
+  auto c = client();
+  EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+  EXPECT_NE(std::string(PQerrorMessage(c.get())).find("max_client_conn = 3"), std::string::npos)
+      << PQerrorMessage(c.get());
+  auto ev = proxy().wait_event({{"event", "client.close"}, {"cause", "max_client_conn"}});
+  ASSERT_TRUE(ev.is_object());
+  EXPECT_EQ(ev["sqlstate"], "53300");
+  EXPECT_EQ(ev["state"], "authenticating");
+  // Operators still reach the admin console of a full proxy.
+  auto console = pq_connect(proxy().conninfo("app", "app-pw", "pgbouncer"));
+  ASSERT_EQ(PQstatus(console.get()), CONNECTION_OK) << PQerrorMessage(console.get());
+  EXPECT_TRUE(pq_exec(console.get(), "SHOW CLIENTS").ok);
+
+  // Closing them frees the slots.
+  for (int fd : silent) ::close(fd);
+  Conn ok(nullptr, &PQfinish);
+  for (int i = 0; i < 50; ++i) {
+    ok = client();
+    if (PQstatus(ok.get()) == CONNECTION_OK) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(PQstatus(ok.get()), CONNECTION_OK) << PQerrorMessage(ok.get());
+}
+
+TEST_F(AuthHardening, UnauthenticatedClientsAreCapped) {
+  start_proxy("max_unauthenticated_clients = 2\n");
+  std::vector<int> silent;
+  for (int i = 0; i < 2; ++i) silent.push_back(raw_connect(proxy().port()));
+  std::this_thread::sleep_for(200ms);
+  auto r = raw_login(proxy().port(), "app", "app-pw", "app");
+  EXPECT_FALSE(r.ready);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->sqlstate, "53300");
+  EXPECT_NE(r.error->message.find("max_unauthenticated_clients = 2"), std::string::npos)
+      << r.error->message;
+  auto ev =
+      proxy().wait_event({{"event", "client.close"}, {"cause", "max_unauthenticated_clients"}});
+  ASSERT_TRUE(ev.is_object());
+  EXPECT_EQ(ev["sqlstate"], "53300");
+  for (int fd : silent) ::close(fd);
+  std::this_thread::sleep_for(300ms);
+  // Logged-in clients are not unauthenticated: three at once are fine.
+  auto a = client(), b = client(), c = client();
+  for (auto* conn : {a.get(), b.get(), c.get()})
+    EXPECT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+}
+
+TEST_F(AuthHardening, CancelStillWorksAtMaxClientConn) {
+  start_proxy("max_client_conn = 1\n");
+  auto c = client();
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK);
+  ASSERT_EQ(PQsendQuery(c.get(), "select pg_sleep(20)"), 1);
+  std::this_thread::sleep_for(300ms);
+  PGcancel* cancel = PQgetCancel(c.get());
+  char err[256];
+  EXPECT_EQ(PQcancel(cancel, err, sizeof err), 1) << err;
+  PQfreeCancel(cancel);
+  const auto start = std::chrono::steady_clock::now();
+  PGresult* res = PQgetResult(c.get());
+  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  EXPECT_STREQ(state ? state : "", "57014");
+  PQclear(res);
+  while ((res = PQgetResult(c.get()))) PQclear(res);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+TEST_F(AuthHardening, ClientLoginTimeoutRunsFromAccept) {
+  start_proxy("[timeouts]\nclient_login_timeout = \"1s\"\n");
+  // A client that keeps sending, one byte of a long startup packet at a time.
+  std::string pkt;
+  wire::startup_message(pkt, {{"user", "app"}, {"database", "app"}, {"application_name", "slow"}});
+  const auto start = std::chrono::steady_clock::now();
+  int fd = raw_connect(proxy().port());
+  std::string got;
+  for (size_t i = 0; i + 1 < pkt.size() && std::chrono::steady_clock::now() - start < 6s; ++i) {
+    ::send(fd, pkt.data() + i, 1, MSG_NOSIGNAL);
+    got += read_all(fd, 0.2);
+    if (!got.empty()) break;
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  ASSERT_FALSE(got.empty()) << "still logging in after 6 s";
+  EXPECT_LT(took, 2500ms);
+  EXPECT_NE(got.find("client_login_timeout (1s)"), std::string::npos) << got;
 }
 
 }  // namespace

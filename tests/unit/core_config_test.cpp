@@ -252,3 +252,12 @@ TEST(Config, TrustWithoutUsersNeedsTheOptIn) {
   cfg.users["app"] = UserConfig{.name = "app"};
   EXPECT_NO_THROW(validate(cfg));
 }
+
+TEST(Config, MaxUnauthenticatedClients) {
+  EXPECT_EQ(ProxyConfig{}.max_unauthenticated_clients, 256);
+  EXPECT_EQ(parse_config("[proxy]\nmax_unauthenticated_clients = 10\n", "t.toml")
+                .max_unauthenticated_clients,
+            10);
+  EXPECT_EQ(error_of("[proxy]\nmax_unauthenticated_clients = 0\n"),
+            "bad.toml:2:31: 'proxy.max_unauthenticated_clients' = 0 is out of range [1, 1000000]");
+}

@@ -153,6 +153,8 @@ struct ProxyConfig {
   bool auth_allow_empty_password = false;
   // auth_type = trust: accept user names that are not in [users]/auth_file.
   bool auth_trust_any_user = false;
+  // Connections accepted but not yet authenticated (startup + auth).
+  int max_unauthenticated_clients = 256;
   std::string server_reset_query = "DISCARD ALL";
   bool server_reset_query_always = false;
   std::string server_check_query;  // empty = an empty query
