@@ -76,6 +76,7 @@ void read_timeouts(TableReader& r, Timeouts& t) {
   r.read("server_check_delay", t.server_check_delay);
   r.read("reserve_pool_timeout", t.reserve_pool);
   r.read("cancel_wait_timeout", t.cancel_wait);
+  r.read("internal_query_timeout", t.internal_query);
 }
 
 }  // namespace

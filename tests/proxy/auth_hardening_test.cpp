@@ -1,6 +1,6 @@
 // Authentication hardening: empty passwords, trust for listed users only, no
 // database/user enumeration before authentication, pools only after a login,
-// client limits counted from accept.
+// client limits counted from accept, and deadlines on the proxy's own queries.
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -380,6 +380,39 @@ TEST_F(AuthHardening, ClientLoginTimeoutRunsFromAccept) {
   ASSERT_FALSE(got.empty()) << "still logging in after 6 s";
   EXPECT_LT(took, 2500ms);
   EXPECT_NE(got.find("client_login_timeout (1s)"), std::string::npos) << got;
+}
+
+// ---- 8. deadlines on the proxy's own queries
+
+TEST_F(AuthHardening, HealthCheckHasADeadline) {
+  start_proxy(
+      "server_check_query = \"select pg_sleep(20)\"\n"
+      "[timeouts]\nserver_check_delay = 0\n");
+  auto c = client();  // the greeting's login opens the first server connection
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(pq_exec(c.get(), "select 'served'").value, "served");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 12s);
+  auto ev = proxy().wait_event({{"event", "server.close"}, {"cause", "internal_query_timeout"}});
+  ASSERT_TRUE(ev.is_object());
+  EXPECT_EQ(ev["initiator"], "proxy");
+  EXPECT_NE(ev["message"].get<std::string>().find("internal_query_timeout (5s)"), std::string::npos)
+      << ev.dump();
+}
+
+TEST_F(AuthHardening, ResetQueryHasADeadline) {
+  start_proxy(
+      "server_reset_query = \"select pg_sleep(20)\"\n"
+      "[timeouts]\ninternal_query_timeout = \"1s\"\n",
+      "session");
+  {
+    auto c = client();
+    ASSERT_EQ(pq_exec(c.get(), "select 1").value, "1");
+  }
+  auto ev = proxy().wait_event({{"event", "server.close"}, {"cause", "internal_query_timeout"}}, 5);
+  ASSERT_TRUE(ev.is_object()) << "the reset query ran without a deadline";
+  EXPECT_NE(ev["message"].get<std::string>().find("internal_query_timeout (1s)"), std::string::npos)
+      << ev.dump();
 }
 
 }  // namespace

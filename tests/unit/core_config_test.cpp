@@ -261,3 +261,13 @@ TEST(Config, MaxUnauthenticatedClients) {
   EXPECT_EQ(error_of("[proxy]\nmax_unauthenticated_clients = 0\n"),
             "bad.toml:2:31: 'proxy.max_unauthenticated_clients' = 0 is out of range [1, 1000000]");
 }
+
+TEST(Config, InternalQueryTimeout) {
+  EXPECT_EQ(Timeouts{}.internal_query, Millis(5'000));
+  EXPECT_EQ(parse_config("[timeouts]\ninternal_query_timeout = \"750ms\"\n", "t.toml")
+                .timeouts.internal_query,
+            Millis(750));
+  EXPECT_EQ(
+      parse_config("[timeouts]\ninternal_query_timeout = 0\n", "t.toml").timeouts.internal_query,
+      Millis(0));
+}

@@ -40,6 +40,9 @@ struct Timeouts {
   Millis server_check_delay{30'000};
   Millis reserve_pool{5'000};
   Millis cancel_wait{10'000};
+  // Health check, reset query, ROLLBACK and the capacity probe's query: an
+  // answer must arrive within this or the link is closed. 0 = no deadline.
+  Millis internal_query{5'000};
 };
 
 // The TCP_USER_TIMEOUT that matches keepalive: the time keepalive takes to
