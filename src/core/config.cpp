@@ -77,6 +77,7 @@ void read_timeouts(TableReader& r, Timeouts& t) {
   r.read("reserve_pool_timeout", t.reserve_pool);
   r.read("cancel_wait_timeout", t.cancel_wait);
   r.read("shutdown_grace", t.shutdown_grace);
+  r.read("internal_query_timeout", t.internal_query);
 }
 
 }  // namespace
@@ -117,6 +118,9 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     r.read("min_pool_size", cfg.min_pool_size, 0, 100'000);
     r.read("reserve_pool_size", cfg.reserve_pool_size, 0, 100'000);
     r.read("auth_type", cfg.auth_type);
+    r.read("auth_allow_empty_password", cfg.auth_allow_empty_password);
+    r.read("auth_trust_any_user", cfg.auth_trust_any_user);
+    r.read("max_unauthenticated_clients", cfg.max_unauthenticated_clients, 1, 1'000'000);
     r.read("server_reset_query", cfg.server_reset_query);
     r.read("server_reset_query_always", cfg.server_reset_query_always);
     r.read("server_check_query", cfg.server_check_query);
@@ -142,7 +146,15 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     r.read("idle", cfg.keepalive.idle_s, 1, 86400);
     r.read("interval", cfg.keepalive.interval_s, 1, 3600);
     r.read("count", cfg.keepalive.count, 1, 100);
-    r.read("user_timeout", cfg.keepalive.user_timeout);
+    if (r.get("user_timeout")) {
+      r.read("user_timeout", cfg.keepalive.user_timeout);
+    } else {
+      cfg.keepalive.user_timeout =
+          cfg.keepalive.enabled
+              ? keepalive_user_timeout(cfg.keepalive.idle_s, cfg.keepalive.interval_s,
+                                       cfg.keepalive.count)
+              : Millis(0);
+    }
     r.reject_unknown();
   }
   if (auto* dbs = top.subtable("databases")) {
@@ -343,6 +355,11 @@ void validate(const ProxyConfig& cfg) {
     throw ConfigError(
         fmt::format("{}: auth_type is {} but no [users] are defined; clients could never log in",
                     src, to_string(cfg.auth_type)));
+  if (cfg.auth_type == ClientAuth::trust && cfg.users.empty() && !cfg.auth_trust_any_user)
+    throw ConfigError(fmt::format(
+        "{}: auth_type is trust but no [users] are defined; clients could never log in (trust "
+        "admits only listed users unless proxy.auth_trust_any_user = true)",
+        src));
 }
 
 }  // namespace pgw

@@ -266,7 +266,7 @@ asio::awaitable<ServerPtr> Pool::acquire(const std::function<void()>& on_wait,
       if (SteadyClock::now() - got->last_used >= settings_.timeouts.server_check_delay) {
         std::string failure;
         if (!co_await run_simple_query(*got, settings_.check_query, failure)) {
-          close(got, {"health_check_failed", "proxy", "", failure});
+          close(got, {query_failure_cause(*got, "health_check_failed"), "proxy", "", failure});
           waiter.reset();
           continue;
         }
@@ -395,7 +395,8 @@ void Pool::reset_then_release(ServerPtr s, std::vector<std::string> sqls,
         if (ok && s->rbuf.empty()) {
           release(s);
         } else {
-          close(s, {cause, "proxy", "", failure.empty() ? "reset left unread data" : failure});
+          close(s, {query_failure_cause(*s, cause), "proxy", "",
+                    failure.empty() ? "reset left unread data" : failure});
         }
       },
       asio::detached);

@@ -194,12 +194,14 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
                                  ps.host, ps.port, format_duration(ps.timeouts.server_login)),
                      "server_login_timeout", "server");
   if (auto failure = std::get<0>(logged_in)) throw *failure;
+  s.query_deadline = ps.timeouts.internal_query;
   s.created = s.last_used = SteadyClock::now();
   s.connected_at = std::chrono::system_clock::now();
 }
 
-asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure,
-                                       std::vector<std::string>* first_row) {
+namespace {
+asio::awaitable<bool> simple_query(ServerConn& s, std::string sql, std::string& failure,
+                                   std::vector<std::string>* first_row) {
   std::string out;
   wire::query(out, sql);
   try {
@@ -244,6 +246,38 @@ asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::stri
     failure = e.code().message();
     co_return false;
   }
+}
+
+// "SELECT", "DISCARD"...: names the query in a message without its text.
+std::string command_word(std::string_view sql) {
+  size_t start = sql.find_first_not_of(" \t\r\n(");
+  if (start == std::string_view::npos) return "empty query";
+  size_t end = start;
+  while (end < sql.size() && std::isalpha(static_cast<unsigned char>(sql[end]))) ++end;
+  std::string word(sql.substr(start, end - start));
+  for (auto& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return word.empty() ? "query" : word;
+}
+}  // namespace
+
+asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure,
+                                       std::vector<std::string>* first_row) {
+  if (s.query_deadline.count() <= 0)
+    co_return co_await simple_query(s, std::move(sql), failure, first_row);
+  const std::string what = command_word(sql);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(s.query_deadline);
+  // simple_query never throws, so `||` ends with whichever finishes first and
+  // cancels the other (a pending read is aborted).
+  auto done = co_await (simple_query(s, std::move(sql), failure, first_row) ||
+                        timer.async_wait(use_awaitable));
+  if (done.index() == 0) co_return std::get<0>(done);
+  s.query_timed_out = true;
+  failure = fmt::format(
+      "the server did not answer an internal query ({}) within "
+      "internal_query_timeout ({})",
+      what, format_duration(s.query_deadline));
+  co_return false;
 }
 
 }  // namespace pgw::pool

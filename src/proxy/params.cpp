@@ -52,10 +52,16 @@ std::string replay_sql(const ParamMap& wanted, const ParamMap& current, const Pa
     sql += s;
     sql += ";";
   };
+  // set_config() takes the value as the server printed it: a list such as
+  // search_path = 'pg_catalog, public' stays a list (SET x = '...' would make
+  // it one quoted element).
+  auto set = [&](const std::string& k, const std::string& v) {
+    add("SELECT set_config(" + quote_literal(k) + ", " + quote_literal(v) + ", false)");
+  };
   for (auto& [k, v] : wanted) {
     auto it = current.find(k);
     if (it != current.end() && it->second == v) continue;
-    add("SET " + k + " = " + quote_literal(v));
+    set(k, v);
   }
   // Anything an earlier client changed that this one did not ask for goes back
   // to the value the connection had at login.
@@ -66,8 +72,7 @@ std::string replay_sql(const ParamMap& wanted, const ParamMap& current, const Pa
       continue;
     }
     auto d = defaults.find(k);
-    if (d != defaults.end() && d->second != v && is_tracked_reported_param(k))
-      add("SET " + k + " = " + quote_literal(d->second));
+    if (d != defaults.end() && d->second != v && is_tracked_reported_param(k)) set(k, d->second);
   }
   return sql;
 }

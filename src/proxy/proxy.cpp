@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include "pgwarden/proxy/session.hpp"
 
 namespace pgw::proxy {
@@ -126,9 +128,116 @@ asio::awaitable<void> Proxy::accept_loop(tcp::acceptor& acceptor) {
       co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
+    bool drop = false;
+    const Slot slot = admit(drop);
+    if (drop) {
+      // Refusals already linger at their cap: no session, no wait for the
+      // startup packet; the FATAL goes out if the socket takes it at once.
+      std::string out;
+      wire::error_response(out, {"FATAL", sqlstate::kTooManyConnections, refusal_text(slot)});
+      count_error(sqlstate::kTooManyConnections, "proxy");
+      ::send(sock.native_handle(), out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      boost::system::error_code ignored;
+      sock.close(ignored);
+      continue;
+    }
     auto session = std::make_shared<Session>(*this, strand, std::move(sock));
-    asio::co_spawn(strand, session->run(), asio::detached);
+    {
+      std::lock_guard lock(slots_mu_);
+      slots_[session->id()] = slot;
+    }
+    asio::co_spawn(strand, serve(std::move(session)), asio::detached);
   }
+}
+
+Proxy::Slot Proxy::admit(bool& drop) {
+  std::lock_guard lock(slots_mu_);
+  drop = false;
+  if (open_clients_ < cfg_.max_client_conn && unauthenticated_ < cfg_.max_unauthenticated_clients) {
+    ++open_clients_;
+    ++unauthenticated_;
+    return Slot::admitted;
+  }
+  const Slot slot = open_clients_ >= cfg_.max_client_conn ? Slot::refused_max_client_conn
+                                                          : Slot::refused_max_unauthenticated;
+  // Refused connections wait briefly for their startup packet; as many of
+  // them as max_unauthenticated_clients at most.
+  if (refusing_ >= cfg_.max_unauthenticated_clients)
+    drop = true;
+  else
+    ++refusing_;
+  return slot;
+}
+
+std::string Proxy::refusal_text(Slot slot) const {
+  if (slot == Slot::refused_max_client_conn)
+    return fmt::format("pgwarden: too many client connections (max_client_conn = {})",
+                       cfg_.max_client_conn);
+  return fmt::format(
+      "pgwarden: too many clients logging in at once "
+      "(max_unauthenticated_clients = {})",
+      cfg_.max_unauthenticated_clients);
+}
+
+void Proxy::release_slot(uint64_t session_id) {
+  std::lock_guard lock(slots_mu_);
+  auto it = slots_.find(session_id);
+  if (it == slots_.end()) return;
+  switch (it->second) {
+    case Slot::admitted:
+      --unauthenticated_;
+      --open_clients_;
+      break;
+    case Slot::authenticated:
+      --open_clients_;
+      break;
+    case Slot::refused_max_client_conn:
+    case Slot::refused_max_unauthenticated:
+      --refusing_;
+      break;
+  }
+  slots_.erase(it);
+}
+
+std::optional<Proxy::Refusal> Proxy::refusal(uint64_t session_id) const {
+  std::lock_guard lock(slots_mu_);
+  auto it = slots_.find(session_id);
+  if (it == slots_.end()) return std::nullopt;
+  if (it->second == Slot::refused_max_client_conn)
+    return Refusal{"max_client_conn", refusal_text(it->second)};
+  if (it->second == Slot::refused_max_unauthenticated)
+    return Refusal{"max_unauthenticated_clients", refusal_text(it->second)};
+  return std::nullopt;
+}
+
+bool Proxy::admit_console(uint64_t session_id) {
+  std::lock_guard lock(slots_mu_);
+  auto it = slots_.find(session_id);
+  if (it == slots_.end() || it->second != Slot::refused_max_client_conn ||
+      unauthenticated_ >= cfg_.max_unauthenticated_clients)
+    return false;
+  it->second = Slot::admitted;
+  --refusing_;
+  ++open_clients_;
+  ++unauthenticated_;
+  return true;
+}
+
+void Proxy::client_authenticated(uint64_t session_id) {
+  std::lock_guard lock(slots_mu_);
+  auto it = slots_.find(session_id);
+  if (it == slots_.end() || it->second != Slot::admitted) return;
+  it->second = Slot::authenticated;
+  --unauthenticated_;
+}
+
+asio::awaitable<void> Proxy::serve(std::shared_ptr<Session> session) {
+  struct Release {
+    Proxy& proxy;
+    uint64_t id;
+    ~Release() { proxy.release_slot(id); }
+  } release{*this, session->id()};
+  co_await session->run();
 }
 
 asio::awaitable<void> Proxy::janitor() {
@@ -151,6 +260,10 @@ asio::awaitable<void> Proxy::janitor() {
     // idle_ms (what forensics clusters on) is the middlebox's cut, not our lag.
     pools_.maintain_all();
   }
+}
+
+wire::ScramSecret Proxy::scram_mock(const std::string& user) const {
+  return wire::ScramSecret::mock(user, scram_mock_key_);
 }
 
 std::optional<wire::ScramSecret> Proxy::scram_secret(const std::string& user) {
@@ -179,8 +292,18 @@ uint32_t Proxy::register_session(const std::shared_ptr<Session>& s) {
 }
 
 void Proxy::unregister_session(uint32_t key_pid) {
-  std::lock_guard lock(sessions_mu_);
-  sessions_.erase(key_pid);
+  std::shared_ptr<Session> s;
+  {
+    std::lock_guard lock(sessions_mu_);
+    if (auto it = sessions_.find(key_pid); it != sessions_.end()) {
+      s = it->second.lock();
+      sessions_.erase(it);
+    }
+  }
+  // A session unregisters right after closing its socket: its slot is free
+  // from then on, not only once its close event is out (serve() releases it
+  // too, for a session that never got this far).
+  if (s) release_slot(s->id());
 }
 
 std::shared_ptr<Session> Proxy::find_session(uint32_t key_pid) {

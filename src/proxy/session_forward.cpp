@@ -116,8 +116,9 @@ bool Session::note_session_effects(std::string_view sql, bool simple_query) {
 
 namespace {
 // The settings a session changed, as the server holds them now.
+// Third column: the variable does not exist (a custom one never set here).
 constexpr std::string_view kSettingsProbe =
-    "SELECT name, current_setting(name) FROM pg_settings WHERE source = 'session'";
+    "SELECT name, current_setting(name), false FROM pg_settings WHERE source = 'session'";
 }  // namespace
 
 void Session::queue_settings_probe(std::string& to_server) {
@@ -127,7 +128,7 @@ void Session::queue_settings_probe(std::string& to_server) {
   std::string sql(kSettingsProbe);
   for (const auto& name : custom_settings_)
     sql += " UNION ALL SELECT " + quote_literal(name) + ", current_setting(" + quote_literal(name) +
-           ", true)";
+           ", true), current_setting(" + quote_literal(name) + ", true) IS NULL";
   wire::query(to_server, sql);
   send_to_server({wire::LinkRequest::probe});
   probe_outstanding_ = true;
@@ -138,8 +139,7 @@ void Session::apply_settings_probe() {
   // The link holds its login values plus exactly these; the client expects
   // these wherever it goes next.
   ParamMap session_values;
-  for (auto& [k, v] : probe_rows_)
-    if (!v.empty() || !custom_settings_.count(k)) session_values[k] = v;
+  for (auto& [k, v] : probe_rows_) session_values[k] = v;
   ParamMap link = server_->defaults;
   for (auto& [k, v] : session_values) link[k] = v;
   server_->params = std::move(link);
@@ -598,13 +598,18 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
   }
   if (out.probe_row) {
     auto row = wire::parse_data_row(f.body);
-    if (row.size() >= 2) probe_rows_.emplace_back(pool::lower_key(row[0]), std::move(row[1]));
+    // A custom variable that does not exist is left out: replay must not create it.
+    if (row.size() >= 3 && row[2] != "t")
+      probe_rows_.emplace_back(pool::lower_key(row[0]), std::move(row[1]));
   }
   if (out.probe_ready) {
     probe_outstanding_ = false;
     // Read inside a transaction, the values could still be rolled back: the
     // next probe, on an idle link, decides.
     if (out.status == 'I' && !probe_failed_) apply_settings_probe();
+    // Settings that cannot be read back cannot be carried either: keep the
+    // client on this link rather than let them reach someone else.
+    if (probe_failed_ && !pinned_for_) pin("a setting pgwarden could not read back");
     probe_failed_ = false;
   }
   if (out.settings_changed) settings_dirty_ = true;

@@ -3,6 +3,7 @@
 // the greeting (ParameterStatus, BackendKeyData, ReadyForQuery).
 #include <boost/asio/connect.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -10,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "pgwarden/pool/cancel.hpp"
+#include "pgwarden/proxy/login_policy.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 #include "pgwarden/proxy/session.hpp"
 #include "pgwarden/wire/auth.hpp"
@@ -20,7 +22,18 @@ using asio::use_awaitable;
 
 namespace {
 constexpr uint32_t kMaxAuthMessage = 8192;
+// How long a connection refused at accept (client limits) may take to send
+// its startup packet: a cancel request still goes through, and the client
+// reads the FATAL instead of losing it to a reset.
+constexpr std::chrono::seconds kRefusalGrace{1};
+
+std::string startup_database(const wire::StartupPacket& pkt) {
+  const std::string* db = pkt.param("database");
+  const std::string* user = pkt.param("user");
+  if (db && !db->empty()) return *db;
+  return user ? *user : std::string();
 }
+}  // namespace
 
 asio::awaitable<bool> Session::read_startup(wire::StartupPacket& pkt) {
   char buf[4096];
@@ -96,17 +109,24 @@ asio::awaitable<bool> Session::read_password_message(std::string& body) {
 
 asio::awaitable<bool> Session::authenticate() {
   const ProxyConfig& cfg = proxy_.config();
+  // Decided now, told only after the password exchange: an unknown database
+  // or user looks exactly like a wrong password.
+  const std::optional<LoginRefusal> refusal = login_refusal(cfg, user_, database_);
   std::string out;
   auto fail = [&]() -> asio::awaitable<bool> {
-    co_await send_fatal_and_close(
-        sqlstate::kInvalidPassword,
-        fmt::format("password authentication failed for user \"{}\"", user_), "auth_failed");
+    if (refusal)
+      end_with(refusal->cause, "proxy", sqlstate::kInvalidPassword, refusal->message, 0,
+               "disconnected");
+    co_await send_fatal_and_close(sqlstate::kInvalidPassword, auth_failed_message(user_),
+                                  "auth_failed");
     co_return false;
   };
   auto user_it = cfg.users.find(user_);
-  const std::string* stored = user_it != cfg.users.end() ? &user_it->second.password : nullptr;
+  const std::string* stored =
+      !refusal && user_it != cfg.users.end() ? &user_it->second.password : nullptr;
   switch (cfg.auth_type) {
     case ClientAuth::trust:
+      if (refusal) co_return co_await fail();
       break;
     case ClientAuth::cleartext: {
       wire::auth_cleartext(out);
@@ -117,12 +137,13 @@ asio::awaitable<bool> Session::authenticate() {
       bool ok = false;
       if (stored) {
         if (auto secret = wire::ScramSecret::parse(*stored)) {
-          ok = wire::ScramSecret::from_password(given, secret->salt, secret->iterations)
-                   .stored_key == secret->stored_key;
+          ok = wire::constant_time_equal(
+              wire::ScramSecret::from_password(given, secret->salt, secret->iterations).stored_key,
+              secret->stored_key);
         } else if (stored->starts_with("md5") && stored->size() == 35) {
-          ok = wire::md5_hash(user_, given) == *stored;
+          ok = wire::constant_time_equal(wire::md5_hash(user_, given), *stored);
         } else {
-          ok = given == *stored;
+          ok = wire::password_equal(given, *stored);
         }
       }
       if (!ok) co_return co_await fail();
@@ -135,17 +156,17 @@ asio::awaitable<bool> Session::authenticate() {
       std::string body;
       if (!co_await read_password_message(body)) co_return false;
       if (!stored || wire::ScramSecret::parse(*stored) ||
-          std::string(body.c_str()) != wire::md5_response(user_, *stored, salt))
+          !wire::constant_time_equal(body.c_str(), wire::md5_response(user_, *stored, salt)))
         co_return co_await fail();
       break;
     }
     case ClientAuth::scram_sha_256: {
+      // A listed user is always offered its own salt, even when the login is
+      // refused for another reason (unknown database): comparing attempts
+      // reveals nothing. Unknown users get a mock verifier with a salt that
+      // is stable per name, and go through the whole exchange too.
       auto secret = proxy_.scram_secret(user_);
-      // Unknown users go through the whole exchange against a random verifier
-      // so that a failure does not reveal whether the user exists.
-      wire::ScramServer scram(secret ? *secret
-                                     : wire::ScramSecret::from_password(
-                                           wire::random_bytes(16), wire::random_bytes(16), 4096));
+      wire::ScramServer scram(secret ? *secret : proxy_.scram_mock(user_));
       wire::auth_sasl(out, "SCRAM-SHA-256");
       co_await client_out_.send(out);
       std::string body;
@@ -169,13 +190,15 @@ asio::awaitable<bool> Session::authenticate() {
       wire::auth_sasl_continue(out, server_first);
       co_await client_out_.send(out);
       if (!co_await read_password_message(body)) co_return false;
-      if (!scram.on_client_final(body, server_final, error) || !secret) co_return co_await fail();
+      if (!scram.on_client_final(body, server_final, error) || !secret || refusal)
+        co_return co_await fail();
       out.clear();
       wire::auth_sasl_final(out, server_final);
       co_await client_out_.send(out);
       break;
     }
   }
+  proxy_.client_authenticated(id_);
   co_return true;
 }
 
@@ -207,7 +230,48 @@ asio::awaitable<bool> Session::greet() {
 
 asio::awaitable<bool> Session::login() {
   wire::StartupPacket pkt;
-  if (!co_await read_startup(pkt)) co_return false;
+  if (auto limit = proxy_.refusal(id_)) {
+    // Over a client limit since accept. The startup packet is still read,
+    // briefly, for a cancel request or an operator reaching the console.
+    asio::steady_timer grace(strand_);
+    grace.expires_after(kRefusalGrace);
+    grace.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      boost::system::error_code ignored;
+      self->client_.cancel(ignored);
+    });
+    bool got = false;
+    try {
+      got = co_await read_startup(pkt);
+    } catch (const boost::system::system_error&) {
+    }
+    grace.cancel();
+    if (!got && ended_) co_return false;  // read_startup refused the packet itself
+    if (got && pkt.kind == wire::StartupKind::cancel) {
+      co_await handle_cancel_request(pkt);
+      co_return false;
+    }
+    const bool console = got && startup_database(pkt) == proxy_.config().admin.console_database;
+    if (!console || limit->cause != "max_client_conn" || !proxy_.admit_console(id_)) {
+      if (got) {
+        if (const std::string* user = pkt.param("user")) user_ = *user;
+        database_ = startup_database(pkt);
+      }
+      co_await send_fatal_and_close(sqlstate::kTooManyConnections, limit->message, limit->cause);
+      co_return false;
+    }
+  } else {
+    bool got = false;
+    try {
+      got = co_await read_startup(pkt);
+    } catch (const boost::system::system_error&) {
+      // Gone before its startup packet (a port check, a scanner): the slot is
+      // free before the socket is closed, so whoever saw it close can connect.
+      proxy_.release_slot(id_);
+      throw;
+    }
+    if (!got) co_return false;
+  }
   if (pkt.kind == wire::StartupKind::cancel) {
     co_await handle_cancel_request(pkt);
     co_return false;
@@ -227,8 +291,7 @@ asio::awaitable<bool> Session::login() {
     co_return false;
   }
   user_ = *user;
-  const std::string* db = pkt.param("database");
-  database_ = db && !db->empty() ? *db : user_;
+  database_ = startup_database(pkt);
   for (auto& [k, v] : pkt.params) {
     if (k == "replication") {
       co_await send_fatal_and_close(sqlstate::kFeatureNotSupported,
@@ -264,6 +327,9 @@ asio::awaitable<bool> Session::login() {
     co_return false;
   }
 
+  // The pool (and its metric series) exists only once a client of it has
+  // authenticated: failed logins with made-up names leave nothing behind.
+  if (!co_await authenticate()) co_return false;
   std::string st, err;
   pool_ = proxy_.pools().pool_for(database_, user_, st, err);
   if (!pool_) {
@@ -271,17 +337,7 @@ asio::awaitable<bool> Session::login() {
     co_return false;
   }
   mode_ = pool_->settings().mode;
-  if (!co_await authenticate()) co_return false;
-
-  if (proxy_.logged_in_counter().fetch_add(1) >= proxy_.config().max_client_conn) {
-    proxy_.logged_in_counter().fetch_sub(1);
-    co_await send_fatal_and_close(
-        sqlstate::kTooManyConnections,
-        fmt::format("pgwarden: too many client connections (max_client_conn = {})",
-                    proxy_.config().max_client_conn),
-        "max_client_conn");
-    co_return false;
-  }
+  proxy_.logged_in_counter().fetch_add(1);
   counted_login_ = true;
   co_return co_await greet();
 }

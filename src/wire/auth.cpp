@@ -1,5 +1,6 @@
 #include "pgwarden/wire/auth.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -72,14 +73,16 @@ std::string make_nonce() {
   return base64_encode(random_bytes(18));
 }
 
+}  // namespace
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+  return a.empty() || CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-}  // namespace
+bool password_equal(std::string_view given, std::string_view stored) {
+  return constant_time_equal(digest(EVP_sha256(), given), digest(EVP_sha256(), stored));
+}
 
 std::string base64_encode(std::string_view raw) {
   std::string out(4 * ((raw.size() + 2) / 3), '\0');
@@ -162,6 +165,16 @@ ScramSecret ScramSecret::from_password(std::string_view password, std::string_vi
   std::string salted = salted_password(password, salt, iterations);
   s.stored_key = digest(EVP_sha256(), hmac256(salted, "Client Key"));
   s.server_key = hmac256(salted, "Server Key");
+  return s;
+}
+
+ScramSecret ScramSecret::mock(std::string_view user, std::string_view key, int iterations) {
+  ScramSecret s;
+  s.iterations = iterations;
+  s.salt = hmac256(key, "salt:" + std::string(user)).substr(0, 16);
+  // Not derived from any password: no proof can match a random StoredKey.
+  s.stored_key = random_bytes(32);
+  s.server_key = random_bytes(32);
   return s;
 }
 

@@ -36,6 +36,10 @@ struct Script {
   // (tests/regress/README.md has the reproduction). The session-mode test
   // fails once the output matches, so the entry cannot outlive the bug.
   std::string_view known_bug = {};
+  // The state cannot move between server connections: transaction mode pins
+  // the client to its connection (the default) or, with
+  // transaction_session_state = "refuse", answers it with ERROR 0A000.
+  bool pins = false;
 };
 
 // Every script of tests/regress/sql, in run order: the scripts without
@@ -70,13 +74,13 @@ constexpr Script kCorpus[] = {
     {"settings_startup_reset", "",
      "RESET, RESET ALL and DISCARD ALL of a startup parameter (application_name, "
      "DateStyle, TimeZone) go back to pgwarden's server login values, not the client's"},
-    {"cursors", "WITH HOLD cursors"},
-    {"prepared", "SQL-level prepared statements, the unnamed statement of \\gdesc"},
-    {"temp_tables", "temporary tables, views and sequences"},
-    {"advisory_locks", "session-level advisory locks"},
-    {"listen_notify", "LISTEN"},
+    {"cursors", "WITH HOLD cursors", {}, true},
+    {"prepared", "SQL-level prepared statements, the unnamed statement of \\gdesc", {}, true},
+    {"temp_tables", "temporary tables, views and sequences", {}, true},
+    {"advisory_locks", "session-level advisory locks", {}, true},
+    {"listen_notify", "LISTEN", {}, true},
     {"settings", "SET of parameters the server does not report"},
-    {"session_reuse", "state left on server connections before \\c"},
+    {"session_reuse", "state left on server connections before \\c", {}, true},
 };
 
 const fs::path kRegressDir = PGWARDEN_REGRESS_DIR;
@@ -263,41 +267,44 @@ TEST_F(RegressCorpus, SessionModeIsIdenticalToDirect) {
   }
 }
 
-TEST_F(RegressCorpus, TransactionModeIsIdenticalForScriptsWithoutSessionState) {
-  // One client at a time: the pool lends the same server connection again
-  // and again, so most session state survives by luck; only what crosses
-  // clients (session_reuse) shows, which is why nothing else is asserted.
+TEST_F(RegressCorpus, TransactionModeIsIdenticalToDirect) {
+  // Settings follow their client and state that cannot move pins it to its
+  // server connection: transaction mode must be as invisible as session mode.
   auto direct = run_direct();
   auto tx = run_through_proxy("transaction");
-  std::string differing;
   for (const auto& s : kCorpus) {
     expect_matches_expected(*direct, s.name);
-    if (s.session_state.empty() && s.known_bug.empty())
-      expect_same(*direct, *tx, s.name);
-    else if (!same(*direct, *tx, s.name))
-      differing += " " + std::string(s.name);
+    if (s.known_bug.empty()) expect_same(*direct, *tx, s.name);
   }
-  RecordProperty("differing", differing);
-  std::cout << "transaction mode: differing scripts with session state or a known bug:" << differing
-            << "\n";
 }
 
 TEST_F(RegressCorpus, TransactionModeWithResetAfterEveryTransaction) {
-  // server_reset_query_always runs DISCARD ALL whenever a transaction ends,
-  // so session state is gone by the next one, every time: each script with
-  // session state must differ, and the others must still match (the reported
-  // parameters are replayed onto the reset connection).
+  // server_reset_query_always runs DISCARD ALL whenever a link goes back to
+  // the pool: a pinned client's link does not, and the settings a client
+  // changed are replayed onto whichever link it gets next.
   auto direct = run_direct();
   auto tx = run_through_proxy("transaction", "server_reset_query_always = true\n");
   for (const auto& s : kCorpus) {
     expect_matches_expected(*direct, s.name);
+    if (s.known_bug.empty()) expect_same(*direct, *tx, s.name);
+  }
+}
+
+TEST_F(RegressCorpus, TransactionModeRefusingSessionStateDiffersExactlyThere) {
+  // transaction_session_state = "refuse": every script that makes state that
+  // cannot move must now differ (its statements get ERROR 0A000), which
+  // proves each listed state is real; every other script must still match.
+  auto direct = run_direct();
+  auto tx = run_through_proxy("transaction", "transaction_session_state = \"refuse\"\n");
+  for (const auto& s : kCorpus) {
+    expect_matches_expected(*direct, s.name);
     if (!s.known_bug.empty()) continue;
-    if (s.session_state.empty()) {
-      expect_same(*direct, *tx, s.name);
-    } else {
+    if (s.pins) {
       EXPECT_FALSE(same(*direct, *tx, s.name))
-          << s.name << " is listed with session state (" << s.session_state
-          << ") but matched although every transaction ended with DISCARD ALL";
+          << s.name << " is listed with state that cannot move (" << s.session_state
+          << ") but matched although pgwarden refused it";
+    } else {
+      expect_same(*direct, *tx, s.name);
     }
   }
 }

@@ -96,6 +96,10 @@ ProxyProcess::ProxyProcess(const std::string& config_body, std::vector<std::stri
   for (int i = 0; i < 500; ++i) {
     int fd = raw_connect(port_);
     if (fd >= 0) {
+      // Wait for the proxy to close this probe too: it counts against
+      // max_client_conn from accept, and a test may start at that limit.
+      ::shutdown(fd, SHUT_WR);
+      read_all(fd, 1);
       ::close(fd);
       return;
     }

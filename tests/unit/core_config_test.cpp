@@ -204,3 +204,70 @@ TEST(Config, ObservabilityErrorsNameTheKeyAndPosition) {
             "bad.toml:1:1: 'alerts.rule[0].kind' = \"loud\" must be one of close_rate, "
             "wait_timeouts, headroom, sink_failing");
 }
+
+TEST(Config, UserTimeoutIsDerivedFromKeepaliveUnlessSet) {
+  // idle + interval x count: when keepalive would give up on a silent peer.
+  EXPECT_EQ(ProxyConfig{}.keepalive.user_timeout, Millis(120'000));
+  EXPECT_EQ(parse_config("", "t.toml").keepalive.user_timeout, Millis(120'000));
+  EXPECT_EQ(parse_config("[keepalive]\nidle = 30\ninterval = 5\ncount = 3\n", "t.toml")
+                .keepalive.user_timeout,
+            Millis(45'000));
+  EXPECT_EQ(parse_config("[keepalive]\nidle = 30\nuser_timeout = \"10s\"\n", "t.toml")
+                .keepalive.user_timeout,
+            Millis(10'000));
+  EXPECT_EQ(parse_config("[keepalive]\nuser_timeout = 0\n", "t.toml").keepalive.user_timeout,
+            Millis(0));
+  EXPECT_EQ(parse_config("[keepalive]\nenabled = false\n", "t.toml").keepalive.user_timeout,
+            Millis(0));
+  EXPECT_EQ(keepalive_user_timeout(60, 10, 6), Millis(120'000));
+}
+
+TEST(Config, AuthKeys) {
+  ProxyConfig defaults;
+  EXPECT_FALSE(defaults.auth_allow_empty_password);
+  EXPECT_FALSE(defaults.auth_trust_any_user);
+  auto cfg = parse_config("[proxy]\nauth_allow_empty_password = true\nauth_trust_any_user = true\n",
+                          "t.toml");
+  EXPECT_TRUE(cfg.auth_allow_empty_password);
+  EXPECT_TRUE(cfg.auth_trust_any_user);
+  EXPECT_EQ(error_of("[proxy]\nauth_trust_any_user = \"yes\"\n"),
+            "bad.toml:2:23: 'proxy.auth_trust_any_user' must be true or false");
+}
+
+TEST(Config, TrustWithoutUsersNeedsTheOptIn) {
+  ProxyConfig cfg;
+  cfg.source = "t.toml";
+  cfg.auth_type = ClientAuth::trust;
+  cfg.databases["app"] = DatabaseConfig{.name = "app"};
+  try {
+    validate(cfg);
+    ADD_FAILURE() << "trust without [users] accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("proxy.auth_trust_any_user = true"), std::string::npos)
+        << e.what();
+  }
+  cfg.auth_trust_any_user = true;
+  EXPECT_NO_THROW(validate(cfg));
+  cfg.auth_trust_any_user = false;
+  cfg.users["app"] = UserConfig{.name = "app"};
+  EXPECT_NO_THROW(validate(cfg));
+}
+
+TEST(Config, MaxUnauthenticatedClients) {
+  EXPECT_EQ(ProxyConfig{}.max_unauthenticated_clients, 256);
+  EXPECT_EQ(parse_config("[proxy]\nmax_unauthenticated_clients = 10\n", "t.toml")
+                .max_unauthenticated_clients,
+            10);
+  EXPECT_EQ(error_of("[proxy]\nmax_unauthenticated_clients = 0\n"),
+            "bad.toml:2:31: 'proxy.max_unauthenticated_clients' = 0 is out of range [1, 1000000]");
+}
+
+TEST(Config, InternalQueryTimeout) {
+  EXPECT_EQ(Timeouts{}.internal_query, Millis(5'000));
+  EXPECT_EQ(parse_config("[timeouts]\ninternal_query_timeout = \"750ms\"\n", "t.toml")
+                .timeouts.internal_query,
+            Millis(750));
+  EXPECT_EQ(
+      parse_config("[timeouts]\ninternal_query_timeout = 0\n", "t.toml").timeouts.internal_query,
+      Millis(0));
+}

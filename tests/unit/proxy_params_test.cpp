@@ -12,7 +12,11 @@ TEST(Params, ReplaySetsWhatDiffersAndRestoresTheRest) {
       {"application_name", "other-app"}, {"timezone", "UTC"}, {"search_path", "tenant_9"}};
   ParamMap wanted{{"timezone", "Europe/Paris"}};
   EXPECT_EQ(replay_sql(wanted, current, defaults),
-            "SET timezone = 'Europe/Paris';SET application_name = 'pgwarden';RESET search_path;");
+            "SELECT set_config('timezone', 'Europe/Paris', false);"
+            "SELECT set_config('application_name', 'pgwarden', false);RESET search_path;");
+  // A list value stays a list.
+  EXPECT_EQ(replay_sql({{"search_path", "pg_catalog, public"}}, {}, {}),
+            "SELECT set_config('search_path', 'pg_catalog, public', false);");
   EXPECT_EQ(replay_sql(current, current, defaults), "");
 }
 

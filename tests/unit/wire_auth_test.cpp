@@ -86,3 +86,33 @@ TEST(Base64, RoundTripsAndRejectsGarbage) {
   EXPECT_FALSE(base64_decode("abc"));
   EXPECT_FALSE(base64_decode("ab!="));
 }
+
+TEST(ConstantTime, ComparesContentAndLength) {
+  EXPECT_TRUE(constant_time_equal("", ""));
+  EXPECT_TRUE(constant_time_equal("md5abc", "md5abc"));
+  EXPECT_FALSE(constant_time_equal("md5abc", "md5abd"));
+  EXPECT_FALSE(constant_time_equal("md5abc", "md5ab"));
+  EXPECT_FALSE(constant_time_equal(std::string("a\0b", 3), std::string("a\0c", 3)));
+  EXPECT_TRUE(password_equal("s3cret", "s3cret"));
+  EXPECT_FALSE(password_equal("s3cret", "s3cret "));
+  EXPECT_FALSE(password_equal("", "s3cret"));
+  EXPECT_TRUE(password_equal("", ""));
+}
+
+TEST(Scram, MockSecretHasAStableSaltAndAcceptsNoPassword) {
+  const std::string key = random_bytes(32);
+  auto a1 = ScramSecret::mock("ghost", key), a2 = ScramSecret::mock("ghost", key);
+  EXPECT_EQ(a1.salt, a2.salt);
+  EXPECT_EQ(a1.salt.size(), 16u);
+  EXPECT_EQ(a1.iterations, 4096);
+  EXPECT_NE(ScramSecret::mock("ghost2", key).salt, a1.salt);
+  EXPECT_NE(ScramSecret::mock("ghost", random_bytes(32)).salt, a1.salt);
+  for (std::string password : {"", "ghost", "pencil"}) {
+    ScramClient client(password);
+    ScramServer server(a1);
+    std::string server_first, client_final, server_final, error;
+    ASSERT_TRUE(server.on_client_first(client.client_first(), server_first, error));
+    ASSERT_TRUE(client.on_server_first(server_first, client_final, error)) << error;
+    EXPECT_FALSE(server.on_client_final(client_final, server_final, error)) << password;
+  }
+}

@@ -44,14 +44,26 @@ struct Timeouts {
   Millis reserve_pool{5'000};
   Millis cancel_wait{10'000};
   Millis shutdown_grace{30'000};  // SIGTERM: time open transactions get to finish
+  // Health check, reset query, ROLLBACK and the capacity probe's query: an
+  // answer must arrive within this or the link is closed. 0 = no deadline.
+  Millis internal_query{5'000};
 };
+
+// The TCP_USER_TIMEOUT that matches keepalive: the time keepalive takes to
+// declare a silent peer dead (idle + interval x count), applied also while
+// data is unacknowledged, where keepalive probes never run.
+constexpr Millis keepalive_user_timeout(int idle_s, int interval_s, int count) {
+  return Millis(1000LL * (idle_s + static_cast<long long>(interval_s) * count));
+}
 
 struct Keepalive {
   bool enabled = true;
   int idle_s = 60;  // below every common middlebox idle cut (AWS 350 s, Azure 240 s)
   int interval_s = 10;
   int count = 6;
-  Millis user_timeout{0};  // TCP_USER_TIMEOUT; 0 = kernel default
+  // TCP_USER_TIMEOUT; 0 = kernel default. Unless set explicitly, derived
+  // from the keepalive settings above (0 when keepalive is disabled).
+  Millis user_timeout{keepalive_user_timeout(60, 10, 6)};
 };
 
 struct DatabaseConfig {
@@ -143,6 +155,13 @@ struct ProxyConfig {
   int min_pool_size = 0;
   int reserve_pool_size = 0;
   ClientAuth auth_type = ClientAuth::scram_sha_256;
+  // A user whose configured password is empty (or missing) cannot log in with
+  // a password method unless this is set.
+  bool auth_allow_empty_password = false;
+  // auth_type = trust: accept user names that are not in [users]/auth_file.
+  bool auth_trust_any_user = false;
+  // Connections accepted but not yet authenticated (startup + auth).
+  int max_unauthenticated_clients = 256;
   std::string server_reset_query = "DISCARD ALL";
   bool server_reset_query_always = false;
   std::string server_check_query;  // empty = an empty query

@@ -7,7 +7,9 @@
 namespace pgw::net {
 
 // TCP_NODELAY always; SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT and
-// TCP_USER_TIMEOUT as configured. Returns false if a setsockopt failed.
+// TCP_USER_TIMEOUT as configured (ka.user_timeout, which the config derives
+// from the keepalive settings unless it is set; 0 leaves the kernel default).
+// Returns false if a setsockopt failed.
 bool apply_tcp_options(int fd, const Keepalive& ka);
 
 // What a non-blocking peek at an idle connection shows.

@@ -45,6 +45,10 @@ struct ServerConn {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   bool counted = false;  // holds a slot in its pool's limits
+  // Deadline of run_simple_query (internal_query_timeout, set at login);
+  // `query_timed_out` once one expired: the link must then be closed.
+  std::chrono::milliseconds query_deadline{0};
+  bool query_timed_out = false;
   // Read by the admin views from other threads.
   std::atomic<uint64_t> client_id{0};  // the client it is lent to; 0 = none
   std::chrono::system_clock::time_point connected_at = std::chrono::system_clock::now();
@@ -61,11 +65,19 @@ asio::awaitable<void> read_more(ServerConn& s);
 
 std::string lower_key(std::string_view key);
 
-// Runs one simple query to completion (reset query, ROLLBACK, health check),
-// keeping params and the link state current. Returns false (with the reason) on an
-// ErrorResponse or I/O failure; the connection must then be closed.
-// `first_row`, when given, receives the text columns of the first DataRow.
+// Runs one simple query to completion (reset query, ROLLBACK, health check,
+// capacity probe), keeping params and the link state current. Returns false
+// (with the reason) on an ErrorResponse, an I/O failure or no answer within
+// s.query_deadline (then s.query_timed_out is set); the connection must then
+// be closed. `first_row`, when given, receives the text columns of the first
+// DataRow.
 asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure,
                                        std::vector<std::string>* first_row = nullptr);
+
+// The cause to close a connection with after run_simple_query failed:
+// internal_query_timeout when its deadline expired, else `otherwise`.
+inline std::string query_failure_cause(const ServerConn& s, std::string otherwise) {
+  return s.query_timed_out ? std::string("internal_query_timeout") : std::move(otherwise);
+}
 
 }  // namespace pgw::pool

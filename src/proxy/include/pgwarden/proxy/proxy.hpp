@@ -72,6 +72,28 @@ class Proxy {
 
   // The SCRAM verifier for a user (computed once from a plaintext password).
   std::optional<wire::ScramSecret> scram_secret(const std::string& user);
+  // A verifier no password matches, with a salt that is stable per user name
+  // (wire::ScramSecret::mock), for logins that will be refused.
+  wire::ScramSecret scram_mock(const std::string& user) const;
+
+  // Client admission, decided when a connection is accepted: every admitted
+  // connection counts against max_client_conn from accept until it closes,
+  // and against max_unauthenticated_clients until it has authenticated.
+  struct Refusal {
+    std::string cause;    // max_client_conn | max_unauthenticated_clients
+    std::string message;  // FATAL 53300 text naming the limit
+  };
+  // Why the connection was refused at accept; nullopt when it was admitted.
+  std::optional<Refusal> refusal(uint64_t session_id) const;
+  // A connection refused for max_client_conn that asks for the admin console
+  // is admitted after all (operators can reach a full proxy), if
+  // max_unauthenticated_clients allows. Returns whether it was.
+  bool admit_console(uint64_t session_id);
+  // The client has authenticated: it stops counting as unauthenticated.
+  void client_authenticated(uint64_t session_id);
+  // The connection is ending: its slot is free (also done when it
+  // unregisters, and when its coroutine ends; later calls do nothing).
+  void release_slot(uint64_t session_id);
 
   // Session registry, used for cancel routing, limits and the janitor.
   uint32_t register_session(const std::shared_ptr<Session>& s);
@@ -83,6 +105,18 @@ class Proxy {
 
  private:
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor);
+  enum class Slot : uint8_t {
+    admitted,
+    authenticated,
+    refused_max_client_conn,
+    refused_max_unauthenticated
+  };
+  // Counts a new connection in; `drop` when it is refused while as many
+  // refusals as allowed are already waiting for their startup packets.
+  Slot admit(bool& drop);
+  std::string refusal_text(Slot slot) const;
+  // Runs one session and frees its slot when it ends (or is destroyed).
+  asio::awaitable<void> serve(std::shared_ptr<Session> session);
   asio::awaitable<void> janitor();
   asio::awaitable<void> drain_sessions();
   asio::awaitable<void> capacity_prober();
@@ -92,6 +126,11 @@ class Proxy {
   observe::EventBus& bus_;
   observe::Registry& metrics_;
   observe::Family<observe::Counter>& errors_;
+  // Admission state. Declared before ioc_: sessions' coroutines destroyed with
+  // the io_context release their slots here.
+  mutable std::mutex slots_mu_;
+  std::unordered_map<uint64_t, Slot> slots_;
+  int open_clients_ = 0, unauthenticated_ = 0, refusing_ = 0;
   asio::io_context ioc_;
   pool::PoolManager pools_;
   StatementRegistry statements_;
@@ -114,6 +153,7 @@ class Proxy {
 
   std::mutex scram_mu_;
   std::unordered_map<std::string, wire::ScramSecret> scram_cache_;
+  const std::string scram_mock_key_ = wire::random_bytes(32);
 };
 
 }  // namespace pgw::proxy

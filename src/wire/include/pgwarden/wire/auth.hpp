@@ -13,6 +13,15 @@ std::string base64_encode(std::string_view raw);
 std::optional<std::string> base64_decode(std::string_view text);
 std::string random_bytes(size_t n);
 
+// Comparisons of secrets (digests, proofs, passwords) that take the same time
+// wherever the inputs differ (OpenSSL's CRYPTO_memcmp). Unequal lengths
+// compare unequal at once: only use this where the length is not secret
+// (fixed-size digests, "md5" + 32 hex).
+bool constant_time_equal(std::string_view a, std::string_view b);
+// For plaintext passwords, whose length is secret too: compares SHA-256
+// digests of both in constant time.
+bool password_equal(std::string_view given, std::string_view stored);
+
 // "md5" + md5hex(md5hex(password + user) + salt): the PasswordMessage answer.
 std::string md5_response(std::string_view user, std::string_view password_or_md5_hash,
                          std::string_view salt4);
@@ -29,6 +38,11 @@ struct ScramSecret {
   static std::optional<ScramSecret> parse(std::string_view text);
   static ScramSecret from_password(std::string_view password, std::string_view salt,
                                    int iterations);
+  // A verifier no password matches, for a user who must be refused (unknown,
+  // no usable password...) after a full exchange. Its salt is derived from
+  // the user name and `key` (a per-process secret), so repeated attempts see
+  // the same salt, as for a real user, and users cannot be told apart.
+  static ScramSecret mock(std::string_view user, std::string_view key, int iterations = 4096);
   std::string str() const;
 };
 
