@@ -86,11 +86,12 @@ std::vector<pool::ServerCapacity> Proxy::capacities() const {
 asio::awaitable<void> Proxy::capacity_prober() {
   asio::steady_timer timer(ioc_);
   for (;;) {
-    // One probe per backend, with the credentials of a pool that uses it and
-    // has logged in to it: never a user the server would refuse.
+    // One probe per backend, with the credentials of a pool that uses it.
+    // Pools exist only for clients that authenticated with pgwarden, so these
+    // are configured credentials, never a name a stranger made up (a server
+    // that refuses them for lack of slots is what the probe must report).
     std::map<std::string, pool::PoolSettings> backends;
     for (auto& p : pools_.pools()) {
-      if (!p->has_welcome_params()) continue;
       const auto& ps = p->settings();
       backends.emplace(ps.host + ":" + std::to_string(ps.port), ps);
     }

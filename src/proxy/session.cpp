@@ -228,7 +228,10 @@ void Session::hand_back_after_departure(pool::ServerPtr s) {
   auto cause_for = [&](const char* own) {
     return end_initiator_ == "proxy" ? end_cause_ : std::string(own);
   };
-  switch (wire::on_client_departure(phase)) {
+  wire::DepartureAction action = wire::on_client_departure(phase);
+  if (s->cancels_in_flight.load() > 0 && action != wire::DepartureAction::cancel_and_close)
+    action = wire::DepartureAction::close;  // a late cancel must not reach the next client
+  switch (action) {
     case wire::DepartureAction::release:
     case wire::DepartureAction::rollback: {
       std::vector<std::string> cleanup;
@@ -269,19 +272,28 @@ void Session::hand_back_after_departure(pool::ServerPtr s) {
           asio::detached);
       return;
     }
-    case wire::DepartureAction::close:
-      pool_->close(s, {phase == wire::LinkPhase::broken ? std::string("server_protocol_violation")
-                                                        : cause_for("client_gone_unsynced"),
-                       "proxy", "",
-                       fmt::format("{} with the link {}: closed rather than lent", left,
-                                   wire::to_string(phase)),
-                       0, state, "none"});
+    case wire::DepartureAction::close: {
+      std::string cause = phase == wire::LinkPhase::broken ? "server_protocol_violation"
+                          : phase == wire::LinkPhase::unsynced
+                              ? cause_for("client_gone_unsynced")
+                              : cause_for("client_gone_mid_request");
+      std::string why = phase == wire::LinkPhase::broken || phase == wire::LinkPhase::unsynced
+                            ? fmt::format("{} with the link {}: closed rather than lent", left,
+                                          wire::to_string(phase))
+                            : left +
+                                  " while its cancel request was still on its way: closed "
+                                  "rather than lent";
+      pool_->close(s, {std::move(cause), "proxy", "", std::move(why), 0, state, "none"});
       return;
+    }
   }
 }
 
-std::optional<CancelTarget> Session::cancel_target() {
+std::optional<CancelTarget> Session::claim_cancel_target() {
+  // Under the same lock unlink_server() takes: a claim either precedes the
+  // unlink (and the release sees it) or finds no target.
   std::lock_guard lock(cancel_mu_);
+  if (cancel_target_) cancel_target_->server->cancels_in_flight.fetch_add(1);
   return cancel_target_;
 }
 

@@ -729,6 +729,29 @@ void Session::release_server() {
                  {"unexpected_server_data", "proxy", "", "server sent data after ReadyForQuery"});
     return;
   }
+  if (s->cancels_in_flight.load() > 0) {
+    // A cancel for this client's query is still on its way to the backend:
+    // lend the link only once it has arrived (a late cancel would otherwise
+    // interrupt the next client's query), or after cancel_wait_timeout.
+    asio::co_spawn(
+        strand_,
+        [self = shared_from_this(), s = std::move(s)]() mutable -> asio::awaitable<void> {
+          asio::steady_timer t(self->strand_);
+          const auto give_up = SteadyClock::now() + self->proxy_.config().timeouts.cancel_wait;
+          while (s->cancels_in_flight.load() > 0 && SteadyClock::now() < give_up) {
+            t.expires_after(std::chrono::milliseconds(5));
+            boost::system::error_code ec;
+            co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+          }
+          self->return_to_pool(std::move(s));
+        },
+        asio::detached);
+    return;
+  }
+  return_to_pool(std::move(s));
+}
+
+void Session::return_to_pool(pool::ServerPtr s) {
   const auto& ps = pool_->settings();
   if (ps.reset_query_always && !ps.reset_query.empty())
     pool_->reset_then_release(std::move(s), {ps.reset_query}, "reset_failed");

@@ -68,11 +68,12 @@ asio::awaitable<void> Session::handle_cancel_request(const wire::StartupPacket& 
   auto target_session = proxy_.find_session(pkt.cancel_pid);
   std::optional<CancelTarget> target;
   if (target_session && target_session->cancel_key() == pkt.cancel_key)
-    target = target_session->cancel_target();
+    target = target_session->claim_cancel_target();
   end_with("cancel_request", "client");
   if (!target) co_return;  // nothing running, or a wrong key: ignored, as PostgreSQL does
   std::string failure = co_await pool::send_cancel(target->server->remote, target->pid, target->key,
                                                    proxy_.config().timeouts.cancel_wait);
+  target->server->cancels_in_flight.fetch_sub(1);
   if (!failure.empty())
     spdlog::warn("could not forward cancel request to {}: {}", target->server->backend, failure);
 }

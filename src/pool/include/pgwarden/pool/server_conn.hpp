@@ -51,6 +51,10 @@ struct ServerConn {
   bool query_timed_out = false;
   // Read by the admin views from other threads.
   std::atomic<uint64_t> client_id{0};  // the client it is lent to; 0 = none
+  // CancelRequests for this link's backend still being delivered: the link is
+  // not lent to anyone else until they are done, so a late cancel cannot
+  // interrupt the next client's query.
+  std::atomic<int> cancels_in_flight{0};
   std::chrono::system_clock::time_point connected_at = std::chrono::system_clock::now();
   std::string local_addr;  // set at login, then constant
   uint16_t local_port = 0;

@@ -86,7 +86,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // the session's strand.
   void check_timeouts();
   bool maybe_timed_out(SteadyClock::time_point now) const;
-  std::optional<CancelTarget> cancel_target();
+  // The link a cancel for this client goes to, counted as a cancel in flight
+  // on it (the caller must decrement server->cancels_in_flight when done).
+  std::optional<CancelTarget> claim_cancel_target();
   uint32_t cancel_key() const { return cancel_secret_; }
   uint32_t key_pid() const { return key_pid_; }
   uint64_t id() const { return id_; }
@@ -121,6 +123,8 @@ class Session : public std::enable_shared_from_this<Session> {
                                       std::shared_ptr<ReaderControl> ctl,
                                       std::shared_ptr<Outbox> to_server);
   void release_server();
+  // The pool's part of a release (reset query if configured).
+  void return_to_pool(pool::ServerPtr s);
   // Clears the links an admin view and cancel routing follow.
   void unlink_server(pool::ServerConn& s);
   // Latency histograms at the end of a request (and of a transaction).
