@@ -1,5 +1,7 @@
 #include "raw_pg.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,6 +38,22 @@ void RawPg::send(const std::string& bytes) {
 }
 
 std::vector<RawMessage> RawPg::read_until(char type, int count, double seconds) {
+  return read_messages(std::string(1, type), count, seconds);
+}
+
+std::vector<RawMessage> RawPg::read_until_any(const std::string& any_types, double seconds) {
+  return read_messages(any_types, 1, seconds);
+}
+
+int RawPg::local_port() const {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  if (fd_ < 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return 0;
+  return ntohs(a.sin_port);
+}
+
+std::vector<RawMessage> RawPg::read_messages(const std::string& stop_types, int count,
+                                             double seconds) {
   std::vector<RawMessage> out;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   int seen = 0;
@@ -44,7 +62,7 @@ std::vector<RawMessage> RawPg::read_until(char type, int count, double seconds) 
     while (wire::next_frame(buf_, 1u << 30, f) == wire::FrameStatus::ok) {
       out.push_back({f.type, std::string(f.body)});
       buf_.erase(0, f.size);
-      if (f.type == type && ++seen >= count) return out;
+      if (stop_types.find(f.type) != std::string::npos && ++seen >= count) return out;
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())

@@ -28,10 +28,14 @@ class RawPg {
   // Reads messages until `count` messages of type `type` have arrived (or the
   // peer closes, or `seconds` pass); returns every message read.
   std::vector<RawMessage> read_until(char type, int count = 1, double seconds = 10);
+  // The same, until a message of any of `any_types` arrives.
+  std::vector<RawMessage> read_until_any(const std::string& any_types, double seconds = 10);
   // Reads whatever arrives within `seconds` (until the peer closes).
   std::vector<RawMessage> read_for(double seconds);
   // Whether the last read ended because the peer closed the connection.
   bool peer_closed() const { return peer_closed_; }
+  // The local TCP port of the connection (what the server sees as the peer's), 0 if none.
+  int local_port() const;
   // Closes the socket without a Terminate message: a client that vanishes.
   void vanish();
   // Sends Terminate and closes: a clean logout.
@@ -75,6 +79,8 @@ class RawPg {
   uint32_t cancel_key_ = 0;
   std::vector<RawMessage> greeting_;
   std::string buf_;
+
+  std::vector<RawMessage> read_messages(const std::string& stop_types, int count, double seconds);
 };
 
 // The SQLSTATE of the first ErrorResponse among `msgs`, or "" if none.
