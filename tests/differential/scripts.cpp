@@ -374,6 +374,25 @@ std::vector<Script> session_state_scripts() {
     s.txn_steps = {{2, {"E ERROR 26000", "Z I"}}};
     v.push_back(s);
   }
+  // Parameters the server reports (TimeZone, DateStyle, application_name...)
+  // follow each client onto whichever link serves it: pgwarden replays them.
+  // No difference, whether A's next transaction runs on another link or B's
+  // runs on the link A changed.
+  v.push_back({.name = "reported_parameters_follow_each_client",
+               .clients = 2,
+               .steps = {Q("set timezone = 'Asia/Tokyo'; set intervalstyle = 'iso_8601'"),
+                         Q("select current_setting('TimeZone'), interval '1 day'", 1), hog(),
+                         Q("select current_setting('TimeZone'), interval '1 day'"),
+                         Q("set datestyle = 'German'"), unhog(),
+                         Q("select current_setting('DateStyle'), current_setting('TimeZone')", 1),
+                         Q("select current_setting('DateStyle'), current_setting('TimeZone')")}});
+  // Another client's DEALLOCATE ALL or DISCARD ALL on the link where A's
+  // statement was prepared: pgwarden must prepare it again for A.
+  v.push_back({.name = "other_clients_deallocate_all",
+               .clients = 2,
+               .steps = {X(P("s1", "select 's1 of A'") + S()), Q("deallocate all", 1),
+                         X(B("", "s1") + E() + S()), Q("discard all", 1),
+                         X(B("", "s1") + E() + S()), X(R::describe_statement("s1") + S())}});
   // Protocol-level named statements are carried: pgwarden prepares them on
   // whichever link serves the client. No difference.
   v.push_back(
@@ -452,6 +471,14 @@ std::vector<Script> known_bug_scripts() {
            }},
       "bug-5 a Parse skipped after an error is remembered when its text is already prepared", false,
       true);
+  // A client that sends no application_name in its startup packet: the
+  // server's value is '' for it; through pgwarden it is pgwarden's own
+  // login value (see also tests/regress/README.md, known bug).
+  bug({.name = "application_name_not_given_at_startup",
+       .steps = {Q("show application_name"), Q("set application_name = 'mine'"),
+                 Q("show application_name"), Q("reset application_name"),
+                 Q("show application_name")}},
+      "bug-8 a client that gives no application_name sees pgwarden's ('pgwarden')", true, true);
   return v;
 }
 
