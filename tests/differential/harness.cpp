@@ -248,12 +248,12 @@ void Harness::reset(const Target& target) {
   admin->terminate();
 }
 
-bool Harness::wait_active_query(const std::string& like, double seconds) {
+bool Harness::wait_sleeping(double seconds) {
   RawPg admin(pg_.port(), pg_.options().superuser, kDatabase);
   return poll_until(seconds, [&] {
     auto rows = simple_rows(admin, "select count(*) from pg_stat_activity where usename = '" +
                                        std::string(kUser) +
-                                       "' and state = 'active' and query like '" + like + "'");
+                                       "' and state = 'active' and wait_event = 'PgSleep'");
     return rows && !rows->empty() && (*rows)[0][0] != "0";
   });
 }
@@ -359,8 +359,7 @@ RunResult Harness::run(const Target& target, const Script& script, size_t vanish
     RawPg& c = *clients[static_cast<size_t>(s.client)];
     std::vector<std::string> reads;
     if (s.cancel) {
-      if (!wait_active_query("select pg_sleep%", kStepSeconds))
-        reads.push_back("!the query to cancel never ran");
+      if (!wait_sleeping(kStepSeconds)) reads.push_back("!the query to cancel never ran");
       c.cancel();
     } else {
       c.send(s.send);

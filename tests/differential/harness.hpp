@@ -98,7 +98,10 @@ class Harness {
   std::vector<std::string> read_state(const Target& target, std::vector<std::string>& problems);
   void check_no_leak(const Target& target, bool clients_connected, int expected_active,
                      std::vector<std::string>& problems);
-  bool wait_active_query(const std::string& like, double seconds);
+  // Waits until a session of the app user is inside pg_sleep (not merely
+  // active: a cancel that lands while the query is still being planned
+  // comes before its RowDescription, so the answer would depend on timing).
+  bool wait_sleeping(double seconds);
 
   PgCluster& pg_;
 };
