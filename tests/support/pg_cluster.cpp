@@ -160,6 +160,19 @@ void PgCluster::stop(const std::string& mode) {
   pid_ = 0;
 }
 
+void PgCluster::restart(const std::string& mode) {
+  const pid_t old = pid_;
+  std::string log = opts_.log_to_file ? log_path().string() : "/dev/null";
+  std::string cmd =
+      as_pg_user((pg_bin_dir() / "pg_ctl").string() + " -D " + shell_quote(data_dir_.string()) +
+                 " -l " + shell_quote(log) + " -m " + mode + " -w -t 60 restart 2>&1");
+  std::string out;
+  if (run_command(cmd, &out) != 0) throw std::runtime_error("pg_ctl restart failed: " + out);
+  wait_process_gone(old, 30);
+  std::ifstream pidf(data_dir_ / "postmaster.pid");
+  pidf >> pid_;
+}
+
 void PgCluster::kill9() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);

@@ -52,6 +52,9 @@ class PgCluster {
   void start();
   // mode: "fast", "smart" or "immediate".
   void stop(const std::string& mode = "fast");
+  // pg_ctl restart: stops with `mode` ("fast" disconnects every session with
+  // FATAL 57P01) and starts again on the same port and data directory.
+  void restart(const std::string& mode = "fast");
   void kill9();
   bool running() const;
 
