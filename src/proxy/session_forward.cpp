@@ -296,7 +296,7 @@ asio::awaitable<bool> Session::attach_server(std::string& to_server) {
 }
 
 void Session::prepare_on_server(uint64_t id, std::string_view rest, std::string& to_server,
-                                std::string client_name) {
+                                std::string client_name, uint64_t client_serial) {
   wire::LinkState& link = server_->link;
   const auto capacity = static_cast<size_t>(proxy_.config().max_prepared_statements);
   if (link.must_close_before_parse(id)) {
@@ -307,10 +307,38 @@ void Session::prepare_on_server(uint64_t id, std::string_view rest, std::string&
     send_to_server({wire::LinkRequest::injected_close, *victim});
   }
   wire::parse(to_server, StatementRegistry::server_name(id), rest);
-  if (client_name.empty())
+  if (client_name.empty()) {
     send_to_server({wire::LinkRequest::injected_parse, id});
-  else
-    send_to_server({wire::LinkRequest::parse, id, {}, std::move(client_name)});
+  } else {
+    wire::LinkRequest parse{wire::LinkRequest::parse, id, {}, std::move(client_name)};
+    parse.client_serial = client_serial;
+    send_to_server(std::move(parse));
+  }
+}
+
+void Session::close_client_statement(std::string name) {
+  auto it = statements_.find(name);
+  const uint64_t serial = it == statements_.end() ? 0 : it->second.serial;
+  wire::LinkRequest answer{wire::LinkRequest::local};
+  wire::close_complete(answer.payload);
+  answer.client_name = name;
+  answer.client_serial = serial;
+  answer.closes = true;
+  if (server_ && server_->link.answer_locally(std::move(answer))) {
+    closing_.insert({std::move(name), serial});
+    return;
+  }
+  if (it != statements_.end()) statements_.erase(it);
+  std::string out;
+  wire::close_complete(out);
+  push_synthetic(std::move(out));
+}
+
+void Session::forget_client_statement(const std::string& name, uint64_t serial) {
+  // Only the definition the event is about: the name may have been defined
+  // again since.
+  auto it = statements_.find(name);
+  if (it != statements_.end() && it->second.serial == serial) statements_.erase(it);
 }
 
 void Session::ensure_prepared(uint64_t id, std::string_view rest, std::string& to_server) {
@@ -318,7 +346,7 @@ void Session::ensure_prepared(uint64_t id, std::string_view rest, std::string& t
     server_->link.touch(id);
     return;
   }
-  prepare_on_server(id, rest, to_server, {});
+  prepare_on_server(id, rest, to_server, {}, 0);
 }
 
 asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::string& to_server) {
@@ -355,18 +383,18 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
     case 'd':
     case 'c':
     case 'f':
-      // Outside COPY IN PostgreSQL ignores these too.
-      if (!server_ || !server_->link.copy_in()) co_return true;
+      // Forwarded even before the CopyInResponse arrives (a client may
+      // pipeline its data); outside COPY IN PostgreSQL ignores them.
+      if (!server_) co_return true;
       break;
     case 'C': {
       char kind = 0;
       std::string_view name;
       if (rewrite_statements() && wire::parse_target(f.body, kind, name) && kind == 'S' &&
           !name.empty()) {
-        statements_.erase(std::string(name));
-        std::string out;
-        wire::close_complete(out);
-        push_synthetic(std::move(out));
+        // Answered here; the name is gone once the answer is delivered (an
+        // error earlier in the batch makes PostgreSQL skip the Close).
+        close_client_statement(std::string(name));
         co_return true;
       }
       break;
@@ -427,17 +455,32 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
         unnamed_on_link_ = true;
       }
       if (rewrite_statements() && !pv.name.empty()) {
-        uint64_t id = proxy_.statements().id_for(pv.rest);
         std::string name(pv.name);
-        statements_[name] = {id, std::string(pv.rest)};
-        if (server_->link.will_exist(id)) {
-          server_->link.touch(id);
-          std::string out;
-          wire::parse_complete(out);
-          push_synthetic(std::move(out));
+        if (auto it = statements_.find(name);
+            it != statements_.end() && !closing_.count({name, it->second.serial})) {
+          refusing_simple_query_ = false;
+          refuse_request(sqlstate::kDuplicatePreparedStatement,
+                         fmt::format("prepared statement \"{}\" already exists", name));
           co_return true;
         }
-        prepare_on_server(id, pv.rest, to_server, std::move(name));
+        uint64_t id = proxy_.statements().id_for(pv.rest);
+        const uint64_t serial = ++statement_serial_;
+        statements_[name] = {id, std::string(pv.rest), serial};
+        if (server_->link.will_exist(id)) {
+          server_->link.touch(id);
+          // Answered here; forgotten again if PostgreSQL would have skipped it.
+          wire::LinkRequest answer{wire::LinkRequest::local};
+          wire::parse_complete(answer.payload);
+          answer.client_name = name;
+          answer.client_serial = serial;
+          if (!server_->link.answer_locally(std::move(answer))) {
+            std::string out;
+            wire::parse_complete(out);
+            push_synthetic(std::move(out));
+          }
+          co_return true;
+        }
+        prepare_on_server(id, pv.rest, to_server, std::move(name), serial);
         co_return true;
       }
       send_to_server({LinkRequest::parse});
@@ -609,12 +652,23 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
     if (out.status == 'I' && !probe_failed_) apply_settings_probe();
     // Settings that cannot be read back cannot be carried either: keep the
     // client on this link rather than let them reach someone else.
-    if (probe_failed_ && !pinned_for_) pin("a setting pgwarden could not read back");
+    // (In an aborted transaction every query fails: the next probe decides.)
+    if (probe_failed_ && out.status == 'I' && !pinned_for_)
+      pin("a setting pgwarden could not read back");
     probe_failed_ = false;
   }
   if (out.settings_changed) settings_dirty_ = true;
-  for (const auto& name : out.forgotten_client_statements) statements_.erase(name);
-  if (out.statements_reset) statements_.clear();  // the client's DISCARD ALL / DEALLOCATE ALL
+  for (const auto& [name, serial] : out.forgotten_client_statements)
+    forget_client_statement(name, serial);
+  for (const auto& [name, serial] : out.closed_client_statements) {
+    closing_.erase({name, serial});
+    forget_client_statement(name, serial);
+  }
+  for (const auto& entry : out.kept_client_statements) closing_.erase(entry);
+  if (out.statements_reset) {  // the client's DISCARD ALL / DEALLOCATE ALL
+    statements_.clear();
+    closing_.clear();
+  }
   if (t == 'G' || t == 'H' || t == 'W') set_state(ClientState::copy);
   if (out.ready || out.replay_ready) {
     tx_status_.store(out.status, std::memory_order_relaxed);

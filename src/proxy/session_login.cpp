@@ -322,7 +322,10 @@ asio::awaitable<bool> Session::login() {
     }
     wanted_[pool::lower_key(k)] = v;
   }
-  if (auto it = wanted_.find("application_name"); it != wanted_.end()) app_name_ = it->second;
+  if (auto it = wanted_.find("application_name"); it != wanted_.end())
+    app_name_ = it->second;
+  else
+    wanted_["application_name"] = "";  // as PostgreSQL shows it: not pgwarden's own
   if (database_ == proxy_.config().admin.console_database) {
     co_await serve_console();
     co_return false;

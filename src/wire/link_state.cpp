@@ -25,6 +25,7 @@ bool completes(LinkRequest::Kind k, char type) {
     case LinkRequest::probe:
       return type == 'Z';
     case LinkRequest::local:
+    case LinkRequest::copy_end:
       return false;
   }
   return false;
@@ -92,7 +93,7 @@ LinkPhase LinkState::phase() const {
 void LinkState::sent(LinkRequest r) {
   if (r.sync_point()) {
     unsynced_ = 0;
-  } else if (r.kind != LinkRequest::local) {
+  } else if (r.kind != LinkRequest::local && r.kind != LinkRequest::copy_end) {
     ++unsynced_;
   }
   if (r.statement != 0 && (is_parse(r.kind) || is_close(r.kind))) {
@@ -105,19 +106,31 @@ void LinkState::sent(LinkRequest r) {
 
 void LinkState::sent_copy_end() {
   if (copy_ == Copy::in) copy_ = Copy::none;
+  // The COPY may not have started yet (the client pipelined its data): the
+  // marker tells the CopyInResponse, when it comes, where COPY IN ends.
+  if (!pending_.empty()) pending_.push_back({LinkRequest::copy_end});
 }
 
 bool LinkState::answer_locally(std::string bytes) {
-  if (pending_.empty()) return false;
   LinkRequest r{LinkRequest::local};
   r.payload = std::move(bytes);
+  return answer_locally(std::move(r));
+}
+
+bool LinkState::answer_locally(LinkRequest r) {
+  if (pending_.empty()) return false;
+  r.kind = LinkRequest::local;
   pending_.push_back(std::move(r));
   return true;
 }
 
-void LinkState::drain_locals(std::string& to_client) {
-  while (!pending_.empty() && pending_.front().kind == LinkRequest::local) {
-    to_client += pending_.front().payload;
+void LinkState::drain_locals(std::string& to_client, BackendOutcome& out) {
+  while (!pending_.empty() && (pending_.front().kind == LinkRequest::local ||
+                               pending_.front().kind == LinkRequest::copy_end)) {
+    LinkRequest& r = pending_.front();
+    to_client += r.payload;
+    if (r.kind == LinkRequest::local && r.closes)
+      out.closed_client_statements.emplace_back(std::move(r.client_name), r.client_serial);
     pending_.pop_front();
   }
 }
@@ -147,10 +160,14 @@ void LinkState::skip_to_sync(BackendOutcome& out) {
   // message up to the next Sync, simple Query and FunctionCall included: none
   // of them will be answered, and none of their effects happened.
   while (!pending_.empty() && pending_.front().kind != LinkRequest::sync) {
-    const LinkRequest& r = pending_.front();
+    LinkRequest& r = pending_.front();
     drop_effect(r);
-    if (is_parse(r.kind) && r.kind == LinkRequest::parse && !r.client_name.empty())
-      out.forgotten_client_statements.push_back(r.client_name);
+    if (!r.client_name.empty() && (r.kind == LinkRequest::parse || r.kind == LinkRequest::local)) {
+      if (r.closes)
+        out.kept_client_statements.emplace_back(std::move(r.client_name), r.client_serial);
+      else
+        out.forgotten_client_statements.emplace_back(std::move(r.client_name), r.client_serial);
+    }
     pending_.pop_front();
   }
 }
@@ -216,14 +233,26 @@ BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
       out.replay_failed = front->kind == LinkRequest::replay || front->kind == LinkRequest::probe;
       if (!out.replay_failed) to_client.append(f.body.data() - 5, f.size);
       if (!is_simple(front->kind)) skip_to_sync(out);
-      drain_locals(to_client);
+      drain_locals(to_client, out);
       return out;
     }
     case 'G':  // CopyInResponse / CopyBothResponse: the server waits for client data
-    case 'W':
-      copy_ = Copy::in;
+    case 'W': {
+      // PostgreSQL ignores Sync and Flush during COPY IN: a Sync the client
+      // sent before its CopyDone/CopyFail (libpq sends one right after the
+      // Execute) gets no ReadyForQuery of its own.
+      bool ended = false;
+      for (auto it = pending_.begin() + (pending_.empty() ? 0 : 1); it != pending_.end();) {
+        if (it->kind == LinkRequest::copy_end) {
+          ended = true;
+          break;
+        }
+        it = it->kind == LinkRequest::sync ? pending_.erase(it) : it + 1;
+      }
+      copy_ = ended ? Copy::none : Copy::in;
       forward();
       return out;
+    }
     case 'H':  // CopyOutResponse
       copy_ = Copy::out;
       forward();
@@ -279,7 +308,7 @@ BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
     else
       out.ready = true;
   }
-  drain_locals(to_client);
+  drain_locals(to_client, out);
   return out;
 }
 

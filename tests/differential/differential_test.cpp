@@ -166,6 +166,10 @@ TEST_F(Differential, SessionStateInTransactionMode) {
   check_all(session_state_scripts());
 }
 
+TEST_F(Differential, FixedBugs) {
+  check_all(fixed_bug_scripts());
+}
+
 TEST_F(Differential, KnownBugs) {
   const auto scripts = known_bug_scripts();
   for (const auto& s : scripts) {

@@ -414,7 +414,9 @@ RunResult Harness::run(const Target& target, const Script& script, size_t vanish
     bool all_idle = true;
     for (bool b : idle) all_idle = all_idle && b;
     // Transaction pooling: a client between transactions holds no link.
-    if (target.path == Path::transaction && all_idle) check_no_leak(target, true, 0, r.problems);
+    // A client that made state which cannot move keeps its link (pinned).
+    if (target.path == Path::transaction && all_idle)
+      check_no_leak(target, true, static_cast<int>(script.pinned_links), r.problems);
     for (auto& c : clients) c->terminate();
   } else {
     for (auto& c : clients) c->vanish();

@@ -38,6 +38,9 @@ struct Script {
   std::vector<Step> steps;
   // Documented transaction-mode differences and the README.md entry naming them.
   std::string txn_reason;
+  // Transaction mode: links its clients keep while idle, pinned by state that
+  // cannot move (LISTEN, temporary tables...; docs/configuration.md).
+  size_t pinned_links = 0;
   std::vector<TxnDifference> txn_steps;
   // The table in transaction mode once more than `txn_state_after` steps ran,
   // when the documented difference changes what the script writes.

@@ -22,6 +22,8 @@ std::vector<Script> session_scripts();
 // Session state that transaction pooling does not carry between
 // transactions: a second client holds the first client's link in between.
 std::vector<Script> session_state_scripts();
+// Scripts that showed a pgwarden bug, fixed since (README.md).
+std::vector<Script> fixed_bug_scripts();
 // Scripts that show a pgwarden bug that is not fixed yet (README.md).
 std::vector<Script> known_bug_scripts();
 

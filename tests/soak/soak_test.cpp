@@ -43,9 +43,10 @@ constexpr const char* kDatabase = "soak";
 // How long a client waits for any one answer: queueing behind 60 others on 4
 // links, and the restart, stay well inside it.
 constexpr double kAnswerSeconds = 20;
-// Known bug-6 (README.md): a CancelRequest that pgwarden forwards as the
-// client's query completes can cancel the next client's query on that link.
-constexpr bool kKnownBug6LateCancel = true;
+// Was bug-6 (README.md), fixed: a CancelRequest that pgwarden forwards as the
+// client's query completes could cancel the next client's query on that link.
+// The link is now held until the cancel has arrived; the strict rule applies.
+constexpr bool kKnownBug6LateCancel = false;
 // Known bug-7 (README.md): some sessions whose clients vanish around the
 // restart are never ended: the proxy keeps counting them (and any link one
 // holds) until it stops.

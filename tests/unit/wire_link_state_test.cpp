@@ -136,7 +136,7 @@ TEST(LinkState, ErrorSkipsToSyncAndForgetsSkippedParses) {
   EXPECT_EQ(feed(link, error("ERROR", "22012", "division by zero"), &out), "E");
   EXPECT_TRUE(out.error);
   ASSERT_EQ(out.forgotten_client_statements.size(), 1u);
-  EXPECT_EQ(out.forgotten_client_statements[0], "s2");
+  EXPECT_EQ(out.forgotten_client_statements[0].first, "s2");
   EXPECT_FALSE(link.will_exist(7));
   EXPECT_EQ(link.outstanding(), 1u);  // only the Sync is answered now
   EXPECT_EQ(feed(link, ready('I')), "Z");
@@ -309,4 +309,57 @@ TEST(LinkState, AsynchronousMessagesPassInAnyState) {
   EXPECT_EQ(feed(link, typed('N')), "N");
   EXPECT_EQ(feed(link, typed('A')), "A");
   EXPECT_TRUE(link.idle());
+}
+
+TEST(LinkState, SyncBeforeCopyDataIsIgnoredLikePostgresDoes) {
+  // libpq's PQexecParams("copy ... from stdin"): P B E S, then data, CopyDone, S.
+  LinkState link;
+  link.sent(req(LinkRequest::parse));
+  link.sent(req(LinkRequest::bind));
+  link.sent(req(LinkRequest::execute));
+  link.sent(req(LinkRequest::sync));
+  feed(link, typed('1'));
+  feed(link, typed('2'));
+  EXPECT_EQ(feed(link, typed('G')), "G");
+  EXPECT_TRUE(link.copy_in());
+  link.sent_copy_end();
+  link.sent(req(LinkRequest::sync));
+  feed(link, complete("COPY 1"));
+  EXPECT_EQ(feed(link, ready('I')), "Z");
+  EXPECT_TRUE(link.idle());  // the first Sync was never going to be answered
+}
+
+TEST(LinkState, CopyDataPipelinedBeforeCopyInResponse) {
+  LinkState link;
+  link.sent(req(LinkRequest::query));
+  link.sent_copy_end();  // data and CopyDone written before the server answered
+  EXPECT_EQ(feed(link, typed('G')), "G");
+  EXPECT_FALSE(link.in_copy());
+  feed(link, complete("COPY 1"));
+  feed(link, ready('I'));
+  EXPECT_TRUE(link.idle());
+}
+
+TEST(LinkState, LocalCloseIsReportedWhenDeliveredAndKeptWhenSkipped) {
+  LinkState link;
+  link.sent(req(LinkRequest::bind));
+  LinkRequest close{LinkRequest::local};
+  close_complete(close.payload);
+  close.client_name = "s1";
+  close.client_serial = 4;
+  close.closes = true;
+  EXPECT_TRUE(link.answer_locally(close));
+  link.sent(req(LinkRequest::sync));
+  BackendOutcome out;
+  EXPECT_EQ(feed(link, typed('2'), &out), "23");
+  ASSERT_EQ(out.closed_client_statements.size(), 1u);
+  EXPECT_EQ(out.closed_client_statements[0].first, "s1");
+  feed(link, ready('I'));
+
+  link.sent(req(LinkRequest::bind));
+  EXPECT_TRUE(link.answer_locally(close));
+  link.sent(req(LinkRequest::sync));
+  EXPECT_EQ(feed(link, error("ERROR", "26000", "no such statement"), &out), "E");
+  ASSERT_EQ(out.kept_client_statements.size(), 1u);
+  EXPECT_EQ(out.kept_client_statements[0].second, 4u);
 }

@@ -40,6 +40,7 @@ inline constexpr const char* kInvalidPassword = "28P01";
 inline constexpr const char* kInvalidAuthorization = "28000";
 inline constexpr const char* kInvalidCatalogName = "3D000";
 inline constexpr const char* kFeatureNotSupported = "0A000";
+inline constexpr const char* kDuplicatePreparedStatement = "42P05";
 }  // namespace sqlstate
 
 }  // namespace pgw

@@ -137,7 +137,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void push_synthetic(std::string bytes);
   // Parse (after a Close of a stale or evicted statement, if needed) on the server.
   void prepare_on_server(uint64_t id, std::string_view rest, std::string& to_server,
-                         std::string client_name);
+                         std::string client_name, uint64_t client_serial);
+  // The client's Close of a named statement, answered by pgwarden in order.
+  void close_client_statement(std::string name);
+  void forget_client_statement(const std::string& name, uint64_t serial);
   void ensure_prepared(uint64_t id, std::string_view rest, std::string& to_server);
   // Transaction mode: SQL that changes settings or leaves session state.
   // False when the request was refused (transaction_session_state = "refuse").
@@ -215,8 +218,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   struct ClientStatement {
     uint64_t id;
-    std::string rest;  // query + parameter types, to re-Parse on another server
+    std::string rest;     // query + parameter types, to re-Parse on another server
+    uint64_t serial = 0;  // this definition of the name
   };
+  uint64_t statement_serial_ = 0;
+  // Closes answered but not yet delivered (name, serial): the name is free
+  // for a new Parse behind them.
+  std::set<std::pair<std::string, uint64_t>> closing_;
   std::unordered_map<std::string, ClientStatement> statements_;
 
   // Janitor-visible state (read from other threads).

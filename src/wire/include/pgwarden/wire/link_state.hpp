@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "pgwarden/wire/codec.hpp"
@@ -35,13 +36,19 @@ struct LinkRequest {
     injected_close,  // the proxy's Close of an evicted or stale statement: hidden
     replay,          // the proxy's SET/RESET of session parameters (a simple query): hidden
     probe,           // the proxy's read of the session's settings (a simple query): hidden
-    local            // a response the proxy produces itself, released in order
+    local,           // a response the proxy produces itself, released in order
+    copy_end         // the client's CopyDone/CopyFail: no response, marks where COPY IN ends
   };
   Kind kind;
   uint64_t statement = 0;         // pgwarden statement id (parse, close, bind); 0 = not tracked
   std::string payload;            // local: the bytes to send to the client
   std::string client_name;        // parse: the client's statement name, forgotten if skipped
   bool changes_settings = false;  // reported as settings_changed when it completes
+  // A client statement this request defines (a Parse, or a local ParseComplete)
+  // or, with `closes`, removes (a local CloseComplete): `client_serial` tells
+  // one definition of a name from a later one.
+  uint64_t client_serial = 0;
+  bool closes = false;
 
   bool sync_point() const {
     return kind == sync || kind == query || kind == function_call || kind == replay ||
@@ -90,7 +97,11 @@ struct BackendOutcome {
                                   // marked, e.g. set_config()) completed
   char status = 0;                // ReadyForQuery's transaction status
   ErrorFields error_fields;       // when error or fatal
-  std::vector<std::string> forgotten_client_statements;  // client Parses the server skipped
+  // Client statements whose definition PostgreSQL skipped after an error.
+  std::vector<std::pair<std::string, uint64_t>> forgotten_client_statements;
+  // Client Closes answered now (the statement is gone) or skipped (it stays).
+  std::vector<std::pair<std::string, uint64_t>> closed_client_statements;
+  std::vector<std::pair<std::string, uint64_t>> kept_client_statements;
 };
 
 class LinkState {
@@ -105,6 +116,9 @@ class LinkState {
   // the client sees responses in request order. Returns false when nothing is
   // outstanding: the caller sends the bytes at once.
   bool answer_locally(std::string bytes);
+  // The same for an answer that defines or closes a client statement (`r` of
+  // kind local, with client_name, client_serial and closes set).
+  bool answer_locally(LinkRequest r);
 
   // ---- what the server sent (call for every message, in order) ----
   // Appends to `to_client` what the client must see: the frame (unless it
@@ -151,7 +165,7 @@ class LinkState {
   void skip_to_sync(BackendOutcome& out);
   void drop_effect(const LinkRequest& r);
   void note_effect(const LinkRequest& r);
-  void drain_locals(std::string& to_client);
+  void drain_locals(std::string& to_client, BackendOutcome& out);
 
   std::deque<LinkRequest> pending_;
   size_t unsynced_ = 0;
