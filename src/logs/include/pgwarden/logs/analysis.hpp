@@ -165,7 +165,6 @@ class Analyzer {
   std::map<int64_t, std::map<std::pair<std::string, int>, Cell>> failure_seconds_;
   std::map<std::string, uint64_t> unclassified_;     // by level
   std::unordered_map<int64_t, SessionInfo> by_pid_;  // per current file
-  uint32_t pid_file_ = UINT32_MAX;
   BadInput bad_;
   Captures caps_;
   uint64_t records_ = 0, events_ = 0, failures_ = 0;
