@@ -13,6 +13,18 @@ if(PGWARDEN_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
+if(PGWARDEN_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "PGWARDEN_FUZZ needs clang (libFuzzer): -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  if(PGWARDEN_SANITIZE)
+    message(FATAL_ERROR "PGWARDEN_FUZZ brings its own sanitizers (ASan+UBSan)")
+  endif()
+  # Libraries get coverage hooks; only the fuzz targets link libFuzzer's main.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
 
 function(pgwarden_target target)
   target_compile_options(${target} PRIVATE ${PGWARDEN_WARNINGS})

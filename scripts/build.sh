@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Configures and builds one tree. Usage: scripts/build.sh [DIR] [extra cmake args...]
-# DIR defaults to build/. build-asan/ gets the ASan+UBSan configuration.
+# DIR defaults to build/. The name picks the configuration:
+#   build-asan/  ASan+UBSan, the whole tree
+#   build-fuzz/  clang, ASan+UBSan+libFuzzer, only core, wire, logs and tests/fuzz
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}
 shift || true
 args=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 if [[ $dir == *asan* ]]; then args=(-G Ninja -DCMAKE_BUILD_TYPE=Debug -DPGWARDEN_SANITIZE=ON); fi
+if [[ $dir == *fuzz* ]]; then args+=(-DCMAKE_CXX_COMPILER=clang++ -DPGWARDEN_FUZZ=ON); fi
 cmake -S . -B "$dir" "${args[@]}" "$@" >/dev/null
 cmake --build "$dir" -j "${PGWARDEN_JOBS:-$(nproc)}"
