@@ -180,7 +180,10 @@ std::optional<int64_t> parse_session_time(std::string_view s) {
   // H:MM:SS.mmm
   int64_t h = 0;
   size_t p = 0;
-  while (p < s.size() && s[p] >= '0' && s[p] <= '9') h = h * 10 + (s[p++] - '0');
+  while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
+    h = h * 10 + (s[p++] - '0');
+    if (h > (int64_t{1} << 40)) return std::nullopt;  // no session lasts that long; no overflow
+  }
   int mi, se, ms = 0;
   if (p == 0 || p >= s.size() || s[p] != ':' || !digits(s, p + 1, 2, &mi) || s.size() < p + 6 ||
       s[p + 3] != ':' || !digits(s, p + 4, 2, &se))

@@ -40,6 +40,12 @@ TEST(Time, SessionTime) {
   EXPECT_FALSE(parse_session_time("x:00"));
 }
 
+TEST(Time, SessionTimeWithAbsurdHoursIsRejected) {
+  // Found by fuzz_log_prefix: the hours overflowed int64 (undefined behaviour).
+  EXPECT_FALSE(parse_session_time("99999999999999999999:00:00.000"));
+  EXPECT_EQ(parse_session_time("8760:00:00.000"), int64_t{8760} * 3600 * 1000);  // a year
+}
+
 // ------------------------------------------------------------------ prefixes
 TEST(Prefix, DebianDefault) {
   auto p = LinePrefix::compile("%m [%p] ");
