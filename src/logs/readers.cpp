@@ -77,12 +77,10 @@ bool json_ts(const nlohmann::json& j, Record* r) {
       }
     } else if (it->is_number()) {
       double v = it->get<double>();
-      if (v > 1e14)
-        r->ts_us = static_cast<int64_t>(v);  // µs
-      else if (v > 1e11)
-        r->ts_us = static_cast<int64_t>(v * 1000);  // ms
-      else
-        r->ts_us = static_cast<int64_t>(v * 1e6);  // s
+      double us = v > 1e14 ? v : v > 1e11 ? v * 1000 : v * 1e6;  // µs, ms or s
+      // Past 1e17 µs (3000 years) it is no time, and the cast to int64 is undefined.
+      if (!(us > -1e17 && us < 1e17)) continue;
+      r->ts_us = static_cast<int64_t>(us);
       r->has_ts = true;
       return true;
     }

@@ -265,6 +265,20 @@ TEST(AppLogs, JsonLinesWithoutTimestampAndMixedText) {
   EXPECT_EQ(recs[1].format, Format::Text);
 }
 
+TEST(AppLogs, NumericTimestampOutOfRangeIsIgnored) {
+  // A number no int64 of microseconds can hold is not a time (the cast was undefined).
+  BadInput bad;
+  auto recs = read_all(Format::JsonLines,
+                       "{\"ts\":1e300,\"msg\":\"a\"}\n{\"time\":-1e300,\"msg\":\"b\"}\n"
+                       "{\"ts\":1787220902123,\"msg\":\"c\"}\n",
+                       &bad);
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_FALSE(recs[0].has_ts);
+  EXPECT_FALSE(recs[1].has_ts);
+  ASSERT_TRUE(recs[2].has_ts);
+  EXPECT_EQ(recs[2].ts_us, int64_t{1787220902123} * 1000);
+}
+
 TEST(Detect, Formats) {
   EXPECT_EQ(detect_format({"2026-08-20 10:15:02.123 UTC [1] LOG:  x"}), Format::Stderr);
   EXPECT_EQ(detect_format({"2026-08-20 10:15:02.123 UTC,\"u\",\"d\",1,,a,1,,,,0,LOG,00000,\"x\""}),
