@@ -25,7 +25,7 @@ std::optional<Millis> parse_duration(std::string_view text) {
     factor = 86'400'000;
   else
     return std::nullopt;
-  if (value > (1LL << 40)) return std::nullopt;  // keeps the product far from overflow
+  if (value > kMaxDuration.count() / factor) return std::nullopt;  // and the product fits
   return Millis(value * factor);
 }
 

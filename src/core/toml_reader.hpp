@@ -77,6 +77,10 @@ class TableReader {
       if (n->is_integer()) {
         long long v = n->value<long long>().value();
         if (v < 0) fail(*n, fmt::format("'{}' must not be negative", key_name(key)));
+        constexpr long long kMaxSeconds = kMaxDuration.count() / 1000;
+        if (v > kMaxSeconds)  // v * 1000 could overflow
+          fail(*n, fmt::format("'{}' must be at most {} seconds (100 years)", key_name(key),
+                               kMaxSeconds));
         out = Millis(v * 1000);
       } else if (n->is_string()) {
         auto d = parse_duration(n->value<std::string>().value());

@@ -18,8 +18,17 @@ TEST(Duration, ParsesUnits) {
   EXPECT_FALSE(parse_duration("-1s"));
   EXPECT_FALSE(parse_duration("5 parsecs"));
   EXPECT_FALSE(parse_duration(""));
+  EXPECT_EQ(parse_duration("36500d"), Millis(int64_t{36500} * 86'400'000));
   EXPECT_EQ(format_duration(Millis(350'000)), "350s");
   EXPECT_EQ(format_duration(Millis(1500)), "1500ms");
+}
+
+TEST(Duration, RejectsMoreThanAHundredYears) {
+  // 2^40 days passed the old check and overflowed int64 milliseconds.
+  EXPECT_FALSE(parse_duration("1099511627776d"));
+  EXPECT_FALSE(parse_duration("36501d"));
+  EXPECT_FALSE(parse_duration("3153600000001ms"));
+  EXPECT_FALSE(parse_duration("99999999999999999999"));
 }
 
 TEST(Config, ParsesFullExample) {
@@ -77,6 +86,10 @@ TEST(Config, SemanticErrorsNameTheKeyAndPosition) {
             "\"500ms\", \"30s\", \"5m\")");
   EXPECT_EQ(error_of("[proxy]\ndefault_pool_sise = 3\n"),
             "bad.toml:2:21: unknown key 'proxy.default_pool_sise'");
+  // Seconds times 1000 overflowed int64 (undefined behaviour) instead of failing.
+  EXPECT_EQ(error_of("[timeouts]\nquery_timeout = 9223372036854775807\n"),
+            "bad.toml:2:17: 'timeouts.query_timeout' must be at most 3153600000 seconds (100 "
+            "years)");
   EXPECT_EQ(error_of("[databases.x]\nport = 70000\n"),
             "bad.toml:2:8: 'databases.x.port' = 70000 is out of range [1, 65535]");
 }
