@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <charconv>
 #include <stdexcept>
 
 namespace pgw::wire {
@@ -205,12 +206,14 @@ bool ScramClient::on_server_first(std::string_view server_first, std::string& cl
   }
   auto salt = base64_decode(*s);
   int iterations = 0;
-  try {
-    iterations = std::stoi(std::string(*i));
-  } catch (...) {
-  }
-  if (!salt || iterations < 1) {
+  auto [end, ec] = std::from_chars(i->data(), i->data() + i->size(), iterations);
+  if (!salt || ec != std::errc{} || end != i->data() + i->size() || iterations < 1) {
     error = "malformed SCRAM salt or iteration count";
+    return false;
+  }
+  if (iterations > kMaxScramIterations) {
+    error = "SCRAM iteration count " + std::to_string(iterations) +
+            " is above pgwarden's limit of " + std::to_string(kMaxScramIterations);
     return false;
   }
   std::string salted = salted_password(password_, *salt, iterations);

@@ -69,6 +69,21 @@ TEST(Scram, ClientRejectsForeignNonceAndGarbage) {
   EXPECT_FALSE(ScramSecret::parse("md5abc"));
 }
 
+TEST(Scram, ClientRejectsIterationCountsItWillNotCompute) {
+  // PBKDF2 runs on a worker thread: i=2000000000 from a server kept one busy
+  // for half an hour (fuzz_scram_client's timeout).
+  ScramClient client("pencil", kClientNonce);
+  client.client_first();
+  std::string cf, error;
+  std::string head = std::string("r=") + kClientNonce + "xyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=";
+  EXPECT_FALSE(client.on_server_first(head + "1000001", cf, error));
+  EXPECT_EQ(error, "SCRAM iteration count 1000001 is above pgwarden's limit of 1000000");
+  EXPECT_FALSE(client.on_server_first(head + "4096abc", cf, error));
+  EXPECT_FALSE(client.on_server_first(head + "0", cf, error));
+  EXPECT_FALSE(client.on_server_first(head + "99999999999999999999", cf, error));
+  EXPECT_TRUE(client.on_server_first(head + "4096", cf, error)) << error;
+}
+
 TEST(Md5, MatchesPostgresFormula) {
   // md5(password || user), then md5(hex || salt): independently computed.
   EXPECT_EQ(md5_hash("alice", "secret"), "md54a0a68b43b6cd5cf266fa02f196e2371");

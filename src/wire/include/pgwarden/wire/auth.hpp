@@ -46,6 +46,12 @@ struct ScramSecret {
   std::string str() const;
 };
 
+// The most PBKDF2 iterations the client side computes (under a second here).
+// It runs on a proxy worker thread: a server, or anyone on an unencrypted
+// path, naming 2^31 would stall that thread for half an hour. PostgreSQL's
+// default is 4096; hardened servers use up to some hundred thousand.
+inline constexpr int kMaxScramIterations = 1'000'000;
+
 // Client side of SCRAM-SHA-256 without channel binding (proxy → server).
 class ScramClient {
  public:
