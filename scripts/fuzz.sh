@@ -29,7 +29,7 @@ for t in "${targets[@]}"; do
   else
     failed+=("$t")
     echo "fuzz $t: FAILED; log $dir/log" >&2
-    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|.*deadly signal|.*-timeout|.*out-of-memory)' \
+    grep -E '^==[0-9]+== ?ERROR|^SUMMARY|runtime error|deadly signal|out-of-memory' \
       "$dir/log" | head -5 >&2 || true
     for a in "$dir"/crash/*; do
       [ -e "$a" ] && echo "fuzz $t: crashing input $a (replay: $bin $a)" >&2
