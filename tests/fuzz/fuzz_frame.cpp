@@ -34,6 +34,8 @@ void parse_body(std::string_view body) {
   std::string_view data;
   if (parse_auth_request(body, code, data)) check(data.size() + 4 == body.size());
   parse_backend_key_data(body, pid, secret);
+  // Never more columns than the count word promises.
+  if (body.size() >= 2) check(parse_data_row(body).size() <= read_u16(body.data()));
 
   ParseView p;
   if (parse_parse(body, p)) {
