@@ -122,7 +122,7 @@ constexpr std::string_view kSettingsProbe =
 }  // namespace
 
 void Session::queue_settings_probe(std::string& to_server) {
-  if (probe_outstanding_) return;  // one at a time: a later one follows if still needed
+  if (server_->link.awaits_probe()) return;  // one at a time: a later one follows if needed
   // Custom (dotted) variables are placeholders pg_settings does not list:
   // they are read by the names the client used (NULL when gone).
   std::string sql(kSettingsProbe);
@@ -131,7 +131,6 @@ void Session::queue_settings_probe(std::string& to_server) {
            ", true), current_setting(" + quote_literal(name) + ", true) IS NULL";
   wire::query(to_server, sql);
   send_to_server({wire::LinkRequest::probe});
-  probe_outstanding_ = true;
   probe_rows_.clear();
 }
 
@@ -276,7 +275,10 @@ asio::awaitable<bool> Session::attach_server(std::string& to_server) {
                  asio::detached);
   set_state(ClientState::active);
 
+  // Probe bookkeeping belongs to one link: a link lost mid-probe leaves none.
   unnamed_on_link_ = false;
+  probe_failed_ = probe_due_ = false;
+  probe_rows_.clear();
   std::string sql = replay_sql(wanted_, s->params, s->defaults);
   if (!sql.empty()) {
     params_before_replay_ = s->params;
@@ -629,16 +631,15 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
              "disconnected");
     return;
   }
-  if (out.error && !out.replay_failed) proxy_.count_error(out.error_fields.sqlstate, "server");
+  if (out.error && !out.replay_failed && !out.probe_failed)
+    proxy_.count_error(out.error_fields.sqlstate, "server");
   if (out.replay_failed) {
     spdlog::warn("pgwarden could not restore session parameters for client {}: {}", id_,
                  out.error_fields.message);
     // None of the replay's SETs took effect (one query, one transaction).
-    if (probe_outstanding_)
-      probe_failed_ = true;
-    else
-      server_->params = params_before_replay_;
+    server_->params = params_before_replay_;
   }
+  if (out.probe_failed) probe_failed_ = true;
   if (out.probe_row) {
     auto row = wire::parse_data_row(f.body);
     // A custom variable that does not exist is left out: replay must not create it.
@@ -646,7 +647,6 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
       probe_rows_.emplace_back(pool::lower_key(row[0]), std::move(row[1]));
   }
   if (out.probe_ready) {
-    probe_outstanding_ = false;
     // Read inside a transaction, the values could still be rolled back: the
     // next probe, on an idle link, decides.
     if (out.status == 'I' && !probe_failed_) apply_settings_probe();
@@ -681,7 +681,7 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
   // A link goes back to the pool only when provably idle and clean.
   if ((out.ready || out.replay_ready || out.probe_ready) && may_release_link()) release = true;
   if (out.ready && mode_ == PoolMode::transaction && server_->link.idle() && settings_dirty_ &&
-      !probe_outstanding_ && !pinned_for_)
+      !server_->link.awaits_probe() && !pinned_for_)
     probe_due_ = true;
 }
 

@@ -172,6 +172,12 @@ void LinkState::skip_to_sync(BackendOutcome& out) {
   }
 }
 
+bool LinkState::awaits_probe() const {
+  for (const auto& r : pending_)
+    if (r.kind == LinkRequest::probe) return true;
+  return false;
+}
+
 bool LinkState::will_exist(uint64_t id) const {
   if (auto it = in_flight_.find(id); it != in_flight_.end()) return it->second.last_is_parse;
   return confirmed_.contains(id) && !stale_.count(id);
@@ -230,8 +236,11 @@ BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
         stale_[front->statement] = true;
       }
       // The replay's own error is the proxy's problem, not the client's.
-      out.replay_failed = front->kind == LinkRequest::replay || front->kind == LinkRequest::probe;
-      if (!out.replay_failed) to_client.append(f.body.data() - 5, f.size);
+      out.replay_failed = front->kind == LinkRequest::replay;
+      out.probe_failed = front->kind == LinkRequest::probe;
+      // The proxy's own queries fail quietly; an injected Parse or Close fails
+      // for the client's request it serves, so the client hears it.
+      if (!out.replay_failed && !out.probe_failed) to_client.append(f.body.data() - 5, f.size);
       if (!is_simple(front->kind)) skip_to_sync(out);
       drain_locals(to_client, out);
       return out;

@@ -363,3 +363,24 @@ TEST(LinkState, LocalCloseIsReportedWhenDeliveredAndKeptWhenSkipped) {
   ASSERT_EQ(out.kept_client_statements.size(), 1u);
   EXPECT_EQ(out.kept_client_statements[0].second, 4u);
 }
+
+TEST(LinkState, SettingsProbeIsHiddenAndAwaitedUntilItsReadyForQuery) {
+  LinkState link;
+  link.sent(req(LinkRequest::query));
+  link.sent(req(LinkRequest::probe));
+  EXPECT_TRUE(link.awaits_probe());
+  feed(link, complete("SET"));
+  BackendOutcome out;
+  EXPECT_EQ(feed(link, ready('I'), &out), "Z");
+  EXPECT_TRUE(out.ready);
+  EXPECT_TRUE(link.awaits_probe());
+  EXPECT_EQ(feed(link, typed('D'), &out), "");
+  EXPECT_TRUE(out.probe_row);
+  EXPECT_EQ(feed(link, error("ERROR", "25P02", "current transaction is aborted"), &out), "");
+  EXPECT_TRUE(out.probe_failed);
+  EXPECT_FALSE(out.replay_failed);
+  EXPECT_EQ(feed(link, ready('I'), &out), "");
+  EXPECT_TRUE(out.probe_ready);
+  EXPECT_FALSE(link.awaits_probe());
+  EXPECT_TRUE(link.idle());
+}

@@ -66,7 +66,6 @@ class Outbox {
   }
 
   uint64_t written() const { return written_; }
-  size_t queued() const { return pending_.size() + writing_.size(); }
   void count_into(observe::Counter* sent) { sent_ = sent; }
   // Bytes a non-draining sender may leave queued before it is held; 0 = no limit.
   void set_limit(size_t bytes) { limit_ = bytes; }

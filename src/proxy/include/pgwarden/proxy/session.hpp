@@ -202,8 +202,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // the link in response order; a probe that completes after them (outside a
   // transaction) has read them all back.
   bool settings_dirty_ = false;
-  bool settings_in_batch_ = false;  // a Parse of this batch may change settings
-  bool probe_outstanding_ = false;
+  bool settings_in_batch_ = false;         // a Parse of this batch may change settings
   std::set<std::string> custom_settings_;  // dotted names the client set, read back by name
   bool probe_failed_ = false;
   bool probe_due_ = false;  // the server reader is to send a probe now

@@ -89,7 +89,8 @@ struct BackendOutcome {
   bool probe_row = false;         // a DataRow answering the proxy's settings probe
   bool probe_ready = false;       // the ReadyForQuery of that probe
   bool error = false;             // an ErrorResponse (severity ERROR)
-  bool replay_failed = false;     // ...to the proxy's replay or probe: not shown to the client
+  bool replay_failed = false;     // ...to the proxy's parameter replay: not shown to the client
+  bool probe_failed = false;      // ...to the proxy's settings probe: not shown either
   bool fatal = false;             // FATAL or PANIC: the server is ending the link
   bool unexpected = false;        // a response with no request to match (protocol drift)
   bool statements_reset = false;  // DISCARD ALL / DEALLOCATE ALL completed: all statements gone
@@ -130,15 +131,13 @@ class LinkState {
   bool idle() const { return phase() == LinkPhase::idle; }
   bool has_outstanding() const { return !pending_.empty(); }
   size_t outstanding() const { return pending_.size(); }
-  size_t unsynced() const { return unsynced_; }
   bool in_copy() const { return copy_ != Copy::none; }
   bool copy_in() const { return copy_ == Copy::in; }
   char tx_status() const { return tx_; }
-  bool broken() const { return broken_; }
   // The server said FATAL/PANIC: its reason went to the client.
   bool fatal_seen() const { return fatal_; }
-  // The server broke the protocol (a message no request explains).
-  void mark_broken() { broken_ = true; }
+  // The proxy's settings probe is written and not yet answered.
+  bool awaits_probe() const;
 
   // ---- prepared statements (pgwarden-named, tracked by id) ----
   // Whether statement `id` will exist on the server once everything written so
