@@ -43,7 +43,7 @@ bool pump(int from, int to) {
 
 IdleCutRelay::IdleCutRelay(int target_port, std::chrono::milliseconds idle_cut)
     : target_port_(target_port), idle_cut_(idle_cut) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -74,7 +74,7 @@ void IdleCutRelay::run() {
     // A pair accepted now was not polled: it joins after this round.
     std::vector<Pair> alive;
     if (fds[0].revents & POLLIN) {
-      int c = ::accept(listen_fd_, nullptr, nullptr);
+      int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       int t = c >= 0 ? raw_connect(target_port_) : -1;
       if (c >= 0 && t >= 0)
         alive.push_back({c, t, Clock::now()});
