@@ -3,9 +3,11 @@
 // client in one protocol state against a pool of ONE server link, then checks
 // what the next client sees and what the database finally holds (read
 // directly from PostgreSQL, not through the proxy).
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
+#include "pgwarden/wire/codec.hpp"
 #include "raw_pg.hpp"
 #include "stack.hpp"
 
@@ -247,4 +249,39 @@ TEST_F(ProxyTest, ClientThatDoesNotReadIsHeldByBackpressure) {
   // The bystander is served once the link is freed.
   auto b = client();
   EXPECT_EQ(pq_exec(b.get(), "select 'after'").value, "after");
+}
+
+// A goodbye queued behind output still on its way (a client reading slowly)
+// reaches the client, last: nothing of the result follows it, and the
+// connection closes only after it.
+TEST_F(ProxyTest, AFatalBehindOutputInFlightReachesTheClientLast) {
+  start_proxy(std::string("client_buffer_size = 65536\n") + kOneLink +
+              "[admin]\nadmin_users = [\"app\"]\n");
+  RawPg a(proxy().port(), "app", "app");
+  ASSERT_TRUE(a.ok());
+  // 16 MB: more than the socket buffers hold, so most of it is still queued
+  // or unread when the proxy ends the session.
+  a.send(RawPg::query("select repeat('x', 1000) from generate_series(1, 16000)"));
+  a.read_until('T', 1, 5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  {
+    auto admin = pq_connect(proxy().conninfo("app", "app-pw", "pgbouncer"));
+    auto k = pq_exec(admin.get(), "KILL app");
+    ASSERT_TRUE(k.ok) << k.message;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto msgs = a.read_for(20);
+  EXPECT_TRUE(a.peer_closed()) << msgs.size() << " messages, then no close";
+  ASSERT_FALSE(msgs.empty());
+  const RawMessage& last = msgs.back();
+  ASSERT_EQ(last.type, 'E') << "the connection ended without its FATAL; last message types: "
+                            << types(msgs).substr(types(msgs).size() > 8 ? types(msgs).size() - 8
+                                                                         : 0);
+  pgw::wire::ErrorFields e;
+  pgw::wire::parse_error_fields(last.body, e);
+  EXPECT_EQ(e.severity, "FATAL");
+  EXPECT_EQ(e.sqlstate, "57P01");
+  EXPECT_EQ(
+      std::count_if(msgs.begin(), msgs.end(), [](const RawMessage& m) { return m.type == 'E'; }),
+      1);
 }

@@ -59,11 +59,16 @@ std::vector<RawMessage> RawPg::read_messages(const std::string& stop_types, int 
   int seen = 0;
   for (;;) {
     wire::Frame f;
-    while (wire::next_frame(buf_, 1u << 30, f) == wire::FrameStatus::ok) {
+    size_t used = 0;  // erased once: erasing per frame is quadratic on big results
+    bool done = false;
+    while (!done && wire::next_frame(std::string_view(buf_).substr(used), 1u << 30, f) ==
+                        wire::FrameStatus::ok) {
       out.push_back({f.type, std::string(f.body)});
-      buf_.erase(0, f.size);
-      if (stop_types.find(f.type) != std::string::npos && ++seen >= count) return out;
+      used += f.size;
+      done = stop_types.find(f.type) != std::string::npos && ++seen >= count;
     }
+    buf_.erase(0, used);
+    if (done) return out;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
                           .count();
