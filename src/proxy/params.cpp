@@ -104,7 +104,8 @@ bool parse_options(std::string_view options, ParamMap& out) {
       return false;
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) return false;
-    std::string key = kv.substr(0, eq);
+    // Case-insensitive, like the server's names: one key per setting.
+    std::string key = lower(kv.substr(0, eq));
     for (auto& ch : key)
       if (ch == '-') ch = '_';
     if (!is_valid_guc_name(key)) return false;

@@ -115,6 +115,7 @@ SessionEffects scan_session_effects(std::string_view sql) {
   // Function calls can appear anywhere in a statement.
   if (contains_nocase(sql, "set_config")) {
     fx.settings = true;
+    fx.resets = true;  // set_config(name, NULL, ...) resets
     set_config_names(sql, fx.custom_names);
   }
   if (contains_nocase(sql, "pg_advisory_lock") || contains_nocase(sql, "pg_try_advisory_lock"))
@@ -133,12 +134,19 @@ SessionEffects scan_session_effects(std::string_view sql) {
       if (name != "local" && name != "transaction") {
         fx.settings = true;
         add_custom(fx.custom_names, std::move(name));
+        size_t v = skip_blank(stmt, q);
+        if (v < stmt.size() && stmt[v] == '=')
+          ++v;
+        else if (word(stmt, v) != "to")
+          v = stmt.size();
+        if (v < stmt.size() && word(stmt, v) == "default" && skip_blank(stmt, v) == stmt.size())
+          fx.resets = true;
       }
     } else if (first == "reset") {
-      fx.settings = true;
+      fx.settings = fx.resets = true;
       add_custom(fx.custom_names, setting_name(stmt, p));
     } else if (first == "discard") {
-      fx.settings = true;
+      fx.settings = fx.resets = true;
     } else if (!fx.uncarried) {
       if (first == "listen") {
         fx.uncarried = "LISTEN";

@@ -87,6 +87,17 @@ void Session::pin(const char* reason) {
   proxy_.bus().publish(ev);
 }
 
+void Session::note_resets(std::string_view sql, bool simple_query) {
+  // Session mode keeps the client on its link, so only a reset needs the
+  // probe: it puts the client's startup values back where RESET brought the
+  // link's login values.
+  if (!scan_session_effects(sql).resets) return;
+  if (simple_query)
+    probe_after_frame_ = true;
+  else
+    settings_in_batch_ = true;
+}
+
 bool Session::note_session_effects(std::string_view sql, bool simple_query) {
   const SessionEffects fx = scan_session_effects(sql);
   if (fx.uncarried && !pinned_for_) {
@@ -126,6 +137,22 @@ void Session::queue_settings_probe(std::string& to_server) {
   // Custom (dotted) variables are placeholders pg_settings does not list:
   // they are read by the names the client used (NULL when gone).
   std::string sql(kSettingsProbe);
+  // Then, in the same statement (UNION ALL runs its parts in order), startup
+  // parameters that a RESET took back to the link's login value get the
+  // client's startup value again, as PostgreSQL's RESET would have given it;
+  // set_config() returns it, and its ParameterStatus reaches the client.
+  if (!startup_values_.empty()) {
+    sql += " UNION ALL SELECT v.name, set_config(v.name, v.value, false), false FROM (VALUES ";
+    const char* sep = "";
+    for (const auto& [name, value] : startup_values_) {
+      sql += sep;
+      sql += "(" + quote_literal(name) + ", " + quote_literal(value) + ")";
+      sep = ", ";
+    }
+    sql +=
+        ") AS v(name, value) JOIN pg_settings AS s ON lower(s.name) = v.name WHERE s.source <> "
+        "'session' AND s.setting IS DISTINCT FROM v.value";
+  }
   for (const auto& name : custom_settings_)
     sql += " UNION ALL SELECT " + quote_literal(name) + ", current_setting(" + quote_literal(name) +
            ", true), current_setting(" + quote_literal(name) + ", true) IS NULL";
@@ -420,9 +447,12 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
                                   "protocol_violation");
     co_return false;
   }
-  if (mode_ == PoolMode::transaction && (t == 'Q' || t == 'P')) {
+  if (t == 'Q' || t == 'P') {
     const std::string_view sql = t == 'Q' ? f.body.substr(0, f.body.find('\0')) : pv.query;
-    if (!note_session_effects(sql, t == 'Q')) co_return true;
+    if (mode_ == PoolMode::session)
+      note_resets(sql, t == 'Q');
+    else if (!note_session_effects(sql, t == 'Q'))
+      co_return true;
   }
   if (!server_) {
     refusing_simple_query_ = t == 'Q' || t == 'F';
@@ -430,8 +460,7 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
   }
   // Settings changed earlier and not yet read back: read them now, while the
   // link is idle, ahead of this request.
-  if (mode_ == PoolMode::transaction && settings_dirty_ && server_->link.idle() && t != 'H' &&
-      t != 'd')
+  if (settings_dirty_ && server_->link.idle() && t != 'H' && t != 'd')
     queue_settings_probe(to_server);
   switch (t) {
     case 'Q': {
@@ -638,6 +667,12 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
                  out.error_fields.message);
     // None of the replay's SETs took effect (one query, one transaction).
     server_->params = params_before_replay_;
+    // A startup value the server refuses must not make every later settings
+    // probe fail too: the probe restores only startup values a link took.
+    std::erase_if(startup_values_, [&](const auto& kv) {
+      auto it = server_->params.find(kv.first);
+      return it == server_->params.end() || it->second != kv.second;
+    });
   }
   if (out.probe_failed) probe_failed_ = true;
   if (out.probe_row) {
@@ -653,7 +688,7 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
     // Settings that cannot be read back cannot be carried either: keep the
     // client on this link rather than let them reach someone else.
     // (In an aborted transaction every query fails: the next probe decides.)
-    if (probe_failed_ && out.status == 'I' && !pinned_for_)
+    if (probe_failed_ && out.status == 'I' && !pinned_for_ && mode_ == PoolMode::transaction)
       pin("a setting pgwarden could not read back");
     probe_failed_ = false;
   }
@@ -680,8 +715,8 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
   }
   // A link goes back to the pool only when provably idle and clean.
   if ((out.ready || out.replay_ready || out.probe_ready) && may_release_link()) release = true;
-  if (out.ready && mode_ == PoolMode::transaction && server_->link.idle() && settings_dirty_ &&
-      !server_->link.awaits_probe() && !pinned_for_)
+  if (out.ready && server_->link.idle() && settings_dirty_ && !server_->link.awaits_probe() &&
+      !pinned_for_)
     probe_due_ = true;
 }
 

@@ -326,6 +326,7 @@ asio::awaitable<bool> Session::login() {
     app_name_ = it->second;
   else
     wanted_["application_name"] = "";  // as PostgreSQL shows it: not pgwarden's own
+  startup_values_ = wanted_;
   if (database_ == proxy_.config().admin.console_database) {
     co_await serve_console();
     co_return false;

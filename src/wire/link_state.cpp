@@ -207,6 +207,12 @@ BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
 
   switch (t) {
     case 'S':  // ParameterStatus, NoticeResponse, NotificationResponse: asynchronous
+      // A settings probe restores startup values that a RESET took back to
+      // the link's login values: the client must hear what it has now.
+      if (out.hidden && front->kind == LinkRequest::probe)
+        to_client.append(f.body.data() - 5, f.size);
+      forward();
+      return out;
     case 'N':
     case 'A':
       forward();

@@ -172,6 +172,7 @@ TEST_F(Differential, FixedBugs) {
 
 TEST_F(Differential, KnownBugs) {
   const auto scripts = known_bug_scripts();
+  if (scripts.empty()) GTEST_SKIP() << "no known bugs are listed";
   for (const auto& s : scripts) {
     EXPECT_FALSE(s.known_bug.empty()) << s.name;
     EXPECT_TRUE(s.known_bug_session || s.known_bug_transaction) << s.name;

@@ -2,6 +2,7 @@
 // server connection and never reach another client; state that cannot move
 // (LISTEN, temporary tables, session advisory locks...) pins the client to its
 // connection or is refused, as configured.
+#include <string_view>
 #include <thread>
 
 #include "raw_pg.hpp"
@@ -124,4 +125,59 @@ TEST_F(ProxyTest, UnnamedStatementSurvivesAMoveBetweenSyncs) {
   auto got = a.read_until('Z');
   EXPECT_EQ(types(got), "tTZ");
   EXPECT_EQ(first_sqlstate(got), "");
+}
+
+// RESET, RESET ALL, DISCARD ALL and SET ... TO DEFAULT of parameters the
+// client gave at startup bring back its startup values, as on PostgreSQL
+// (not the values pgwarden's own server login left), and libpq hears them.
+class StartupResetTest : public ProxyTest {
+ protected:
+  void expect_resets_restore_startup_values();
+};
+
+void StartupResetTest::expect_resets_restore_startup_values() {
+  auto a = client("application_name=startup_app options='-c TimeZone=Asia/Tokyo'");
+  auto b = client();
+  for (const char* reset :
+       {"RESET TimeZone", "RESET ALL", "DISCARD ALL", "SET TimeZone TO DEFAULT"}) {
+    SCOPED_TRACE(reset);
+    ASSERT_TRUE(pq_exec(a.get(), "SET TimeZone = 'UTC'").ok);
+    ASSERT_TRUE(pq_exec(a.get(), "SET application_name = 'changed'").ok);
+    ASSERT_TRUE(pq_exec(b.get(), "select 1").ok);  // b takes the shared link between
+    ASSERT_TRUE(pq_exec(a.get(), reset).ok);
+    const bool resets_everything = std::string_view(reset).find("ALL") != std::string_view::npos;
+    EXPECT_EQ(show(a.get(), "application_name"), resets_everything ? "startup_app" : "changed");
+    EXPECT_EQ(show(a.get(), "TimeZone"), "Asia/Tokyo");
+    ASSERT_NE(PQparameterStatus(a.get(), "TimeZone"), nullptr);
+    EXPECT_STREQ(PQparameterStatus(a.get(), "TimeZone"), "Asia/Tokyo");
+    EXPECT_NE(show(b.get(), "TimeZone"), "Asia/Tokyo");  // never another client's
+  }
+  ASSERT_TRUE(pq_exec(a.get(), "RESET application_name").ok);
+  EXPECT_EQ(show(a.get(), "application_name"), "startup_app");
+  EXPECT_STREQ(PQparameterStatus(a.get(), "application_name"), "startup_app");
+}
+
+TEST_F(StartupResetTest, ResetBringsBackTheStartupValueInTransactionMode) {
+  start_proxy("default_pool_size = 1\n");
+  expect_resets_restore_startup_values();
+}
+
+TEST_F(StartupResetTest, ResetBringsBackTheStartupValueInSessionMode) {
+  start_proxy("default_pool_size = 2\n", "session");
+  expect_resets_restore_startup_values();
+}
+
+TEST_F(ProxyTest, AStartupValueTheServerRefusesDoesNotPinItsClient) {
+  // PostgreSQL refuses such a login (FATAL 22023); pgwarden lets the client in
+  // with a warning (README: known differences), and its later settings must
+  // still be read back rather than pin the client for good.
+  start_proxy("default_pool_size = 1\n");
+  auto a = client("options='-c work_mem=bogus'");
+  ASSERT_TRUE(pq_exec(a.get(), "select 1").ok);
+  ASSERT_TRUE(pq_exec(a.get(), "SET statement_timeout = '9s'").ok);
+  EXPECT_EQ(show(a.get(), "statement_timeout"), "9s");
+  auto b = client();
+  EXPECT_EQ(show(b.get(), "statement_timeout"), "0");  // a gave the link back
+  for (const auto& ev : proxy().settled_events(1.5))
+    EXPECT_NE(ev.value("event", ""), "client.pinned") << ev.dump();
 }

@@ -71,9 +71,7 @@ constexpr Script kCorpus[] = {
     {"large_objects", ""},
     {"two_phase", ""},
     {"settings_reported", ""},
-    {"settings_startup_reset", "",
-     "RESET, RESET ALL and DISCARD ALL of a startup parameter (application_name, "
-     "DateStyle, TimeZone) go back to pgwarden's server login values, not the client's"},
+    {"settings_startup_reset", ""},
     {"cursors", "WITH HOLD cursors", {}, true},
     {"prepared", "SQL-level prepared statements, the unnamed statement of \\gdesc", {}, true},
     {"temp_tables", "temporary tables, views and sequences", {}, true},

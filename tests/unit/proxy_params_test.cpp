@@ -26,6 +26,10 @@ TEST(Params, QuotesValues) {
   EXPECT_TRUE(parse_options("-c search_path=a,b --statement-timeout=5s", out));
   EXPECT_EQ(out["search_path"], "a,b");
   EXPECT_EQ(out["statement_timeout"], "5s");
+  // GUC names are case-insensitive: one key per setting, as the server reports it.
+  EXPECT_TRUE(parse_options("-c TimeZone=Asia/Tokyo", out));
+  EXPECT_EQ(out.count("TimeZone"), 0u);
+  EXPECT_EQ(out["timezone"], "Asia/Tokyo");
   EXPECT_FALSE(parse_options("-x", out));
   EXPECT_FALSE(parse_options("-c bad;name=1", out));
   EXPECT_FALSE(is_valid_guc_name("a b"));
@@ -68,6 +72,23 @@ TEST(SessionEffects, SettingsThatOutliveTheTransaction) {
   EXPECT_FALSE(scan_session_effects("update t set x = 1").settings);
   EXPECT_FALSE(scan_session_effects("select 'a; set x = 1'").settings);
   EXPECT_FALSE(scan_session_effects("select $$; reset all$$").settings);
+}
+
+TEST(SessionEffects, ResetsThatMayBringBackALoginValue) {
+  // What can put a parameter back at its reset value: the link's login value
+  // through pgwarden, the client's startup value on PostgreSQL directly.
+  EXPECT_TRUE(scan_session_effects("RESET application_name").resets);
+  EXPECT_TRUE(scan_session_effects("reset all").resets);
+  EXPECT_TRUE(scan_session_effects("DISCARD ALL").resets);
+  EXPECT_TRUE(scan_session_effects("set timezone to default").resets);
+  EXPECT_TRUE(scan_session_effects("SET SESSION DateStyle = DEFAULT").resets);
+  EXPECT_TRUE(scan_session_effects("select set_config('application_name', null, false)").resets);
+  EXPECT_TRUE(scan_session_effects("select 1; reset timezone").resets);
+  EXPECT_FALSE(scan_session_effects("SET application_name = 'mine'").resets);
+  EXPECT_FALSE(scan_session_effects("set timezone to 'default_zone'").resets);
+  EXPECT_FALSE(scan_session_effects("SET LOCAL timezone TO DEFAULT").resets);
+  EXPECT_FALSE(scan_session_effects("select 'reset all'").resets);
+  EXPECT_FALSE(scan_session_effects("update t set x = default").resets);
 }
 
 TEST(SessionEffects, CustomVariablesAreNamed) {

@@ -384,3 +384,19 @@ TEST(LinkState, SettingsProbeIsHiddenAndAwaitedUntilItsReadyForQuery) {
   EXPECT_FALSE(link.awaits_probe());
   EXPECT_TRUE(link.idle());
 }
+
+TEST(LinkState, ParameterStatusOfAProbeReachesTheClientButAReplaysDoesNot) {
+  // A probe restores startup values that a RESET took back to the link's
+  // login values: the client must hear the value it now has. A replay only
+  // makes a new link match what the client already believes.
+  Msg status = typed('S', std::string("application_name\0psql\0", 22));
+  LinkState link;
+  link.sent(req(LinkRequest::probe));
+  EXPECT_EQ(feed(link, status), "S");
+  EXPECT_EQ(feed(link, typed('D')), "");
+  EXPECT_EQ(feed(link, ready('I')), "");
+  link.sent(req(LinkRequest::replay));
+  EXPECT_EQ(feed(link, status), "");
+  EXPECT_EQ(feed(link, ready('I')), "");
+  EXPECT_TRUE(link.idle());
+}

@@ -145,6 +145,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Transaction mode: SQL that changes settings or leaves session state.
   // False when the request was refused (transaction_session_state = "refuse").
   bool note_session_effects(std::string_view sql, bool simple_query);
+  // Session mode: SQL that may reset a startup parameter (read back and
+  // restored by the settings probe).
+  void note_resets(std::string_view sql, bool simple_query);
   void pin(const char* reason);
   // Reads the session's settings back from the server (hidden), so that they
   // follow the client to its next server connection.
@@ -185,6 +188,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string peer_, local_;
   std::string database_, user_, app_name_;
   ParamMap wanted_;  // lower-case GUC name → value the client expects
+  // The client's startup parameters: what RESET brings back on PostgreSQL.
+  // On a pooled link RESET brings back the link's login values instead; the
+  // settings probe puts these back wherever that happened.
+  ParamMap startup_values_;
   std::shared_ptr<pool::Pool> pool_;
   PoolMode mode_ = PoolMode::transaction;
   bool counted_login_ = false;

@@ -12,6 +12,10 @@ namespace pgw::proxy {
 
 struct SessionEffects {
   bool settings = false;  // SET (not LOCAL/TRANSACTION), RESET, DISCARD, set_config()
+  // RESET, SET ... TO DEFAULT, DISCARD, set_config(): may bring a parameter
+  // back to its reset value, which on a pooled link is the link's login value
+  // rather than the client's startup value.
+  bool resets = false;
   // What cannot be carried, for messages ("LISTEN", "a temporary table"...);
   // nullptr when nothing.
   const char* uncarried = nullptr;
