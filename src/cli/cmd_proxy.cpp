@@ -12,6 +12,7 @@
 #include "pgwarden/admin/monitor.hpp"
 #include "pgwarden/core/log.hpp"
 #include "pgwarden/export/sink_factory.hpp"
+#include "pgwarden/net/stream.hpp"
 #include "pgwarden/observe/event_metrics.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 
@@ -105,6 +106,16 @@ int run_proxy(const ProxyFlags& f) {
     validate(cfg);
     observe::validate_forensics(cfg.forensics);
     observe::validate_alerts(cfg.alerts);
+    // Certificate files are read now, not at a client's first login.
+    for (const auto& [name, db] : cfg.databases) {
+      const ServerTls tls = db.tls.apply_to(cfg.server_tls);
+      if (tls.sslmode == SslMode::disable) continue;
+      try {
+        net::make_client_tls_context(tls.sslrootcert, tls.sslcert, tls.sslkey);
+      } catch (const std::runtime_error& e) {
+        throw ConfigError(fmt::format("databases.{}: {}", name, e.what()));
+      }
+    }
   } catch (const std::invalid_argument& e) {
     std::cerr << "pgwarden proxy: " << cfg.source << ": " << e.what() << "\n";
     return 2;

@@ -133,6 +133,18 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     r.read("client_buffer_size", client_buffer, 8192, 1 << 30);
     cfg.client_buffer_size = static_cast<uint32_t>(client_buffer);
     r.read("transaction_session_state", cfg.transaction_session_state);
+    {
+      // PgBouncer's server_tls_* names, and libpq's requirements on the login.
+      ServerTlsOverrides t;
+      r.read("server_tls_sslmode", t.sslmode);
+      r.read("server_tls_ca_file", t.sslrootcert);
+      r.read("server_tls_cert_file", t.sslcert);
+      r.read("server_tls_key_file", t.sslkey);
+      r.read("server_tls_sni", t.sslsni);
+      r.read_auth_methods("server_require_auth", t.require_auth);
+      r.read_channel_binding("server_channel_binding", t.channel_binding);
+      cfg.server_tls = t.apply_to(cfg.server_tls);
+    }
     r.reject_unknown();
   }
   if (auto* t = top.subtable("timeouts")) {
@@ -175,6 +187,13 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
       r.read("min_pool_size", db.min_pool_size, 0, 100'000);
       r.read("reserve_pool_size", db.reserve_pool_size, 0, 100'000);
       r.read("max_db_connections", db.max_db_connections, 0, 1'000'000);
+      r.read("sslmode", db.tls.sslmode);
+      r.read("sslrootcert", db.tls.sslrootcert);
+      r.read("sslcert", db.tls.sslcert);
+      r.read("sslkey", db.tls.sslkey);
+      r.read("sslsni", db.tls.sslsni);
+      r.read_auth_methods("require_auth", db.tls.require_auth);
+      r.read_channel_binding("channel_binding", db.tls.channel_binding);
       r.reject_unknown();
       cfg.databases[db.name] = db;
     }
@@ -290,7 +309,7 @@ std::string percent_decode(std::string_view s) {
 }
 
 void add_backend_url(ProxyConfig& cfg, std::string_view url) {
-  auto bad = [&](const char* why) {
+  auto bad = [&](const std::string& why) {
     return ConfigError(
         fmt::format("--backend: {} (expected postgres://USER:PASSWORD@HOST:PORT/DB)", why));
   };
@@ -301,8 +320,11 @@ void add_backend_url(ProxyConfig& cfg, std::string_view url) {
     rest.remove_prefix(13);
   else
     throw bad("URL must start with postgres:// or postgresql://");
-  auto q = rest.find('?');
-  if (q != std::string_view::npos) rest = rest.substr(0, q);
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
   auto at = rest.rfind('@');
   if (at == std::string_view::npos) throw bad("missing USER@");
   std::string_view userinfo = rest.substr(0, at), hostpart = rest.substr(at + 1);
@@ -329,6 +351,47 @@ void add_backend_url(ProxyConfig& cfg, std::string_view url) {
     db.port = parsed->port;
   }
   if (db.host.empty()) db.host = "127.0.0.1";
+  // libpq's connection parameters that pgwarden honours; any other is an
+  // error rather than silently dropped.
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos) throw bad(fmt::format("parameter '{}' has no value", pair));
+    const std::string key = percent_decode(pair.substr(0, eq));
+    const std::string value = percent_decode(pair.substr(eq + 1));
+    if (key == "sslmode") {
+      db.tls.sslmode = parse_sslmode(value);
+      if (!db.tls.sslmode)
+        throw bad(
+            fmt::format("sslmode must be one of disable, allow, prefer, require, "
+                        "verify-ca, verify-full, not \"{}\"",
+                        value));
+    } else if (key == "sslrootcert") {
+      db.tls.sslrootcert = value;
+    } else if (key == "sslcert") {
+      db.tls.sslcert = value;
+    } else if (key == "sslkey") {
+      db.tls.sslkey = value;
+    } else if (key == "sslsni") {
+      if (value != "0" && value != "1") throw bad("sslsni must be 0 or 1");
+      db.tls.sslsni = value == "1";
+    } else if (key == "require_auth") {
+      std::vector<std::string> methods = split_auth_methods(value);
+      if (auto why = check_require_auth(methods); !why.empty()) throw bad(why);
+      db.tls.require_auth = std::move(methods);
+    } else if (key == "channel_binding") {
+      if (auto why = check_channel_binding(value); !why.empty()) throw bad(why);
+      db.tls.channel_binding = value;
+    } else {
+      throw bad(
+          fmt::format("unsupported parameter '{}' (supported: sslmode, sslrootcert, "
+                      "sslcert, sslkey, sslsni, require_auth, channel_binding)",
+                      key));
+    }
+  }
   cfg.databases[db.name] = db;
   UserConfig u;
   u.name = user;

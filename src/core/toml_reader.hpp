@@ -112,6 +112,49 @@ class TableReader {
       out = m;
     }
   }
+  void read(std::string_view key, std::optional<bool>& out) {
+    if (get_node(key)) {
+      bool b = false;
+      read(key, b);
+      out = b;
+    }
+  }
+  void read(std::string_view key, SslMode& out) {
+    if (auto* n = get(key)) {
+      auto m = parse_sslmode(n->value<std::string>().value_or(""));
+      if (!m)
+        fail(*n, fmt::format("'{}' must be one of disable, allow, prefer, require, verify-ca, "
+                             "verify-full",
+                             key_name(key)));
+      out = *m;
+    }
+  }
+  void read(std::string_view key, std::optional<SslMode>& out) {
+    if (get_node(key)) {
+      SslMode m{};
+      read(key, m);
+      out = m;
+    }
+  }
+  // A libpq-style comma list ("scram-sha-256" or "md5,scram-sha-256").
+  void read_auth_methods(std::string_view key, std::optional<std::vector<std::string>>& out) {
+    if (auto* n = get(key)) {
+      auto text = n->value<std::string>();
+      if (!text) fail(*n, fmt::format("'{}' must be a string", key_name(key)));
+      std::vector<std::string> methods = split_auth_methods(*text);
+      if (auto why = check_require_auth(methods); !why.empty())
+        fail(*n, fmt::format("'{}': {}", key_name(key), why));
+      out = std::move(methods);
+    }
+  }
+  void read_channel_binding(std::string_view key, std::optional<std::string>& out) {
+    if (auto* n = get(key)) {
+      auto text = n->value<std::string>().value_or("");
+      if (auto why = check_channel_binding(text); !why.empty())
+        fail(*n, fmt::format("'{}': {}", key_name(key), why));
+      out = text;
+    }
+  }
   void read(std::string_view key, SessionStatePolicy& out) {
     if (auto* n = get(key)) {
       auto s = n->value<std::string>().value_or("");

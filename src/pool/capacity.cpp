@@ -1,5 +1,7 @@
 #include "pgwarden/pool/capacity.hpp"
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include <fmt/format.h>
@@ -50,8 +52,9 @@ asio::awaitable<ServerCapacity> probe_capacity(const PoolSettings& ps) {
   std::string bye;
   wire::terminate(bye);
   boost::system::error_code ec;
-  asio::write(s.sock, asio::buffer(bye), ec);
-  s.sock.close(ec);
+  co_await asio::async_write(s.stream, asio::buffer(bye),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  s.stream.socket().close(ec);
   co_return cap;
 }
 

@@ -140,7 +140,7 @@ asio::awaitable<ServerPtr> Pool::open_new() {
 
 bool Pool::idle_conn_dead(ServerConn& s, CloseReason& why) {
   int err = 0;
-  switch (net::peek(s.sock.native_handle(), err)) {
+  switch (net::peek(s.stream.socket().native_handle(), err)) {
     case net::PeekResult::idle:
       return false;
     case net::PeekResult::eof:
@@ -150,9 +150,16 @@ bool Pool::idle_conn_dead(ServerConn& s, CloseReason& why) {
       why = {net::errno_cause(err), "network", "", std::strerror(err), err};
       return true;
     case net::PeekResult::readable: {
+      if (s.stream.tls()) {
+        // PostgreSQL speaks to an idle connection only to end it; over TLS
+        // its words cannot be read without a decrypting read.
+        why = {"server_idle_data", "server", "",
+               "the server sent data on an idle TLS connection (its goodbye, left unread)"};
+        return true;
+      }
       // An idle server only speaks to say goodbye: read its FATAL for the cause.
       char buf[4096];
-      ssize_t n = ::recv(s.sock.native_handle(), buf, sizeof buf, MSG_DONTWAIT);
+      ssize_t n = ::recv(s.stream.socket().native_handle(), buf, sizeof buf, MSG_DONTWAIT);
       if (n > 0) s.rbuf.append(buf, static_cast<size_t>(n));
       wire::Frame f;
       if (wire::next_frame(s.rbuf, 1 << 20, f) == wire::FrameStatus::ok && f.type == 'E') {
@@ -347,14 +354,16 @@ void Pool::close(ServerPtr s, const CloseReason& why) {
 }
 
 void Pool::emit_close(const ServerPtr& s, const CloseReason& why) {
-  if (s->sock.is_open()) {
+  if (s->stream.socket().is_open()) {
     boost::system::error_code ec;
-    if (why.initiator == "proxy") {
+    // A TLS link cannot take plaintext: it closes without a Terminate.
+    if (why.initiator == "proxy" && !s->stream.tls()) {
       std::string bye;
       wire::terminate(bye);
-      ::send(s->sock.native_handle(), bye.data(), bye.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      ::send(s->stream.socket().native_handle(), bye.data(), bye.size(),
+             MSG_DONTWAIT | MSG_NOSIGNAL);
     }
-    s->sock.close(ec);
+    s->stream.socket().close(ec);
   }
   {
     std::lock_guard lock(mgr_.mu_);
@@ -379,7 +388,7 @@ void Pool::emit_close(const ServerPtr& s, const CloseReason& why) {
 void Pool::reset_then_release(ServerPtr s, std::vector<std::string> sqls,
                               std::string cause_if_fails) {
   asio::co_spawn(
-      s->sock.get_executor(),
+      s->stream.get_executor(),
       [this, s, sqls = std::move(sqls),
        cause = std::move(cause_if_fails)]() -> asio::awaitable<void> {
         std::string failure;
@@ -602,6 +611,18 @@ std::shared_ptr<Pool> PoolManager::pool_for(const std::string& database, const s
   ps.check_query = cfg_.server_check_query;
   ps.timeouts = cfg_.timeouts;
   ps.keepalive = cfg_.keepalive;
+  ps.tls = d.tls.apply_to(cfg_.server_tls);
+  if (ps.tls.sslmode != SslMode::disable) {
+    try {
+      ps.tls_context =
+          net::make_client_tls_context(ps.tls.sslrootcert, ps.tls.sslcert, ps.tls.sslkey);
+    } catch (const std::exception& e) {
+      error_sqlstate = sqlstate::kCannotConnect;
+      error =
+          fmt::format("pgwarden cannot set up TLS towards database \"{}\": {}", database, e.what());
+      return nullptr;
+    }
+  }
   const observe::LabelValues labels{key};
   PoolMetrics pm;
   pm.wait = &metrics_

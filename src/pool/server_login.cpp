@@ -1,8 +1,11 @@
-// Opening a server connection: TCP connect, StartupMessage, authentication
-// (cleartext, MD5, SCRAM-SHA-256), then ParameterStatus/BackendKeyData until
-// ReadyForQuery. Bounded by server_connect_timeout and server_login_timeout.
+// Opening a server connection: TCP connect, TLS as sslmode says (SSLRequest,
+// handshake, certificate checks), StartupMessage, authentication (cleartext,
+// MD5, SCRAM-SHA-256[-PLUS]) within what require_auth and channel_binding
+// allow, then ParameterStatus/BackendKeyData until ReadyForQuery. Bounded by
+// server_connect_timeout and server_login_timeout (which covers TLS).
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -10,7 +13,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include "pgwarden/net/socket_opts.hpp"
 #include "pgwarden/pool/login.hpp"
@@ -30,7 +35,7 @@ std::string lower_key(std::string_view key) {
 
 asio::awaitable<void> read_more(ServerConn& s) {
   char buf[16384];
-  size_t n = co_await s.sock.async_read_some(asio::buffer(buf), use_awaitable);
+  size_t n = co_await s.stream.async_read_some(asio::buffer(buf), use_awaitable);
   s.rbuf.append(buf, n);
   s.bytes_in += n;
 }
@@ -47,8 +52,86 @@ ProxyError login_failure(const PoolSettings& ps, const wire::ErrorFields& e) {
 }
 
 asio::awaitable<void> send(ServerConn& s, const std::string& out) {
-  co_await asio::async_write(s.sock, asio::buffer(out), use_awaitable);
+  co_await asio::async_write(s.stream, asio::buffer(out), use_awaitable);
   s.bytes_out += out.size();
+}
+
+ProxyError tls_error(const PoolSettings& ps, std::string reason, std::string message) {
+  return ProxyError(sqlstate::kCannotConnect,
+                    fmt::format("TLS with server {}:{} failed: {}", ps.host, ps.port, message),
+                    "server_tls_" + reason, "server");
+}
+
+// SSLRequest, then the handshake if the server agrees (libpq's sslmode rules:
+// prefer goes on in plaintext after 'N', require and stronger do not).
+asio::awaitable<void> negotiate_tls(ServerConn& s, const PoolSettings& ps) {
+  std::string request;
+  wire::put_u32(request, 8);
+  wire::put_u32(request, 80877103);
+  co_await asio::async_write(s.stream.socket(), asio::buffer(request), use_awaitable);
+  // Exactly one byte: anything the server sent after it must go through TLS.
+  char answer = 0;
+  co_await asio::async_read(s.stream.socket(), asio::buffer(&answer, 1), use_awaitable);
+  const SslMode mode = ps.tls.sslmode;
+  if (answer == 'N') {
+    if (mode >= SslMode::require)
+      throw tls_error(
+          ps, "refused",
+          fmt::format("the server does not accept TLS, and sslmode is {}", to_string(mode)));
+    co_return;
+  }
+  if (answer != 'S')
+    throw ProxyError(sqlstate::kProtocolViolation,
+                     fmt::format("server answered the SSLRequest with '{}'", answer),
+                     "server_protocol_violation", "server");
+  // libpq verifies the chain for verify-ca/verify-full, and for any mode
+  // when a root certificate file is given.
+  net::TlsVerify verify = net::TlsVerify::none;
+  if (mode == SslMode::verify_full)
+    verify = net::TlsVerify::full;
+  else if (mode == SslMode::verify_ca || !ps.tls.sslrootcert.empty())
+    verify = net::TlsVerify::ca;
+  try {
+    co_await s.stream.handshake_client(ps.tls_context, ps.host, verify, ps.tls.sslsni);
+  } catch (const net::TlsHandshakeError& e) {
+    throw tls_error(ps, e.failure.reason, e.failure.message);
+  }
+}
+
+bool auth_allowed(const PoolSettings& ps, std::string_view method) {
+  const auto& allowed = ps.tls.require_auth;
+  return allowed.empty() || std::find(allowed.begin(), allowed.end(), method) != allowed.end();
+}
+
+ProxyError downgrade(const PoolSettings& ps, const std::string& what) {
+  return ProxyError(sqlstate::kInvalidAuthorization,
+                    fmt::format("server {}:{} {}", ps.host, ps.port, what), "server_auth_downgrade",
+                    "server");
+}
+
+// What require_auth names the method a request asks for.
+const char* auth_method_name(uint32_t code) {
+  switch (code) {
+    case 3:
+      return "password";
+    case 5:
+      return "md5";
+    case 10:
+      return "scram-sha-256";
+    default:
+      return nullptr;
+  }
+}
+
+// "SCRAM-SHA-256\0SCRAM-SHA-256-PLUS\0\0" offers `name`?
+bool offers_mechanism(std::string_view list, std::string_view name) {
+  while (!list.empty()) {
+    auto end = list.find('\0');
+    if (list.substr(0, end) == name) return true;
+    if (end == std::string_view::npos) break;
+    list.remove_prefix(end + 1);
+  }
+  return false;
 }
 
 asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSettings& ps) {
@@ -58,6 +141,7 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
       {{"user", ps.server_user}, {"database", ps.server_dbname}, {"application_name", "pgwarden"}});
   co_await send(s, out);
   std::unique_ptr<wire::ScramClient> scram;
+  bool scram_verified = false, channel_bound = false, asked_for_auth = false;
   for (;;) {
     wire::Frame f;
     auto st = wire::next_frame(s.rbuf, kMaxServerMessage, f);
@@ -76,18 +160,53 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
         if (!wire::parse_auth_request(f.body, code, data))
           throw ProxyError(sqlstate::kProtocolViolation, "malformed authentication request",
                            "server_protocol_violation", "server");
-        if (code == 0) break;
+        if (code == 0) {
+          // AuthenticationOk: refused when it skips what was required.
+          if (scram && !scram_verified)
+            throw downgrade(ps,
+                            "sent AuthenticationOk before SCRAM's final message: it never "
+                            "proved it knows the password");
+          if (!asked_for_auth && !auth_allowed(ps, "none"))
+            throw downgrade(ps, "asked for no authentication, which require_auth does not allow");
+          if (ps.tls.channel_binding == "require" && !channel_bound)
+            throw downgrade(ps,
+                            "authenticated pgwarden without channel binding, and "
+                            "channel_binding = require");
+          break;
+        }
+        asked_for_auth = true;
+        if (const char* method = auth_method_name(code); method && !auth_allowed(ps, method))
+          throw downgrade(ps, fmt::format("asked for {} authentication, which require_auth does "
+                                          "not allow",
+                                          method));
         if (code == 3) {
           wire::password_message(out, ps.server_password);
         } else if (code == 5 && data.size() == 4) {
           wire::password_message(out, wire::md5_response(ps.server_user, ps.server_password, data));
         } else if (code == 10) {
-          if (data.find("SCRAM-SHA-256") == std::string_view::npos)
+          const bool plus = s.stream.tls() && ps.tls.channel_binding != "disable" &&
+                            offers_mechanism(data, "SCRAM-SHA-256-PLUS");
+          if (!plus && !offers_mechanism(data, "SCRAM-SHA-256"))
             throw ProxyError(sqlstate::kFeatureNotSupported,
                              "server offers no SASL mechanism pgwarden supports",
                              "server_login_failed", "server");
+          if (!plus && ps.tls.channel_binding == "require")
+            throw downgrade(ps, s.stream.tls() ? "offers no SCRAM-SHA-256-PLUS, and "
+                                                 "channel_binding = require"
+                                               : "is not using TLS, and channel_binding = require");
           scram = std::make_unique<wire::ScramClient>(ps.server_password);
-          wire::sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first());
+          if (plus) {
+            const std::string end_point = s.stream.server_end_point();
+            if (end_point.empty())
+              throw tls_error(ps, "handshake_failed",
+                              "no server certificate to bind the SCRAM exchange to");
+            scram->bind_channel('p', end_point);
+            channel_bound = true;
+          } else if (s.stream.tls() && ps.tls.channel_binding != "disable") {
+            scram->bind_channel('y');  // could bind; the server offered no -PLUS
+          }
+          wire::sasl_initial_response(out, plus ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256",
+                                      scram->client_first());
         } else if (code == 11 && scram) {
           std::string final_msg, err;
           if (!scram->on_server_first(data, final_msg, err))
@@ -97,6 +216,7 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
           std::string err;
           if (!scram->verify_server_final(data, err))
             throw ProxyError(sqlstate::kInvalidPassword, err, "server_login_failed", "server");
+          scram_verified = true;
         } else {
           throw ProxyError(sqlstate::kFeatureNotSupported,
                            fmt::format("server requested authentication method {} that pgwarden "
@@ -136,8 +256,10 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
 
 // The login as a value: asio's `a || b` waits for the first to *succeed*, so a
 // login that fails by throwing would otherwise be reported as its timeout.
-asio::awaitable<std::optional<ProxyError>> login_outcome(ServerConn& s, const PoolSettings& ps) {
+asio::awaitable<std::optional<ProxyError>> login_outcome(ServerConn& s, const PoolSettings& ps,
+                                                         bool use_tls) {
   try {
+    if (use_tls) co_await negotiate_tls(s, ps);
     co_await authenticate_and_wait_ready(s, ps);
   } catch (const ProxyError& e) {
     co_return e;
@@ -152,7 +274,37 @@ asio::awaitable<std::optional<ProxyError>> login_outcome(ServerConn& s, const Po
 
 }  // namespace
 
+namespace {
+asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& ps, bool use_tls);
+}  // namespace
+
 asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
+  const SslMode mode = ps.tls.sslmode;
+  if (mode != SslMode::allow) {
+    co_await connect_and_login_once(s, ps, mode != SslMode::disable);
+    co_return;
+  }
+  // allow: plaintext first; TLS only if the server refuses the plaintext
+  // login (pg_hba's hostssl rules answer 28000).
+  std::optional<ProxyError> plain_failure;
+  try {
+    co_await connect_and_login_once(s, ps, false);
+  } catch (const ProxyError& e) {
+    if (e.sqlstate != sqlstate::kInvalidAuthorization) throw;
+    plain_failure = e;
+  }
+  if (!plain_failure) co_return;
+  boost::system::error_code ec;
+  s.stream.socket().close(ec);
+  s.rbuf.clear();
+  s.params.clear();
+  s.defaults.clear();
+  s.greeting.clear();
+  co_await connect_and_login_once(s, ps, true);
+}
+
+namespace {
+asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& ps, bool use_tls) {
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
   asio::steady_timer timer(ex);
@@ -164,9 +316,9 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
                      fmt::format("could not resolve server host \"{}\": {}", ps.host, ec.message()),
                      "server_connect_failed", "network", ec.value());
   timer.expires_after(ps.timeouts.server_connect);
-  auto connected =
-      co_await (asio::async_connect(s.sock, endpoints, asio::redirect_error(use_awaitable, ec)) ||
-                timer.async_wait(use_awaitable));
+  auto connected = co_await (
+      asio::async_connect(s.stream.socket(), endpoints, asio::redirect_error(use_awaitable, ec)) ||
+      timer.async_wait(use_awaitable));
   if (connected.index() == 1)
     throw ProxyError(sqlstate::kCannotConnect,
                      fmt::format("could not connect to server {}:{} within server_connect_timeout "
@@ -179,14 +331,14 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
         fmt::format("could not connect to server {}:{}: {}", ps.host, ps.port, ec.message()),
         "server_connect_failed", "network", ec.value());
   s.backend = fmt::format("{}:{}", ps.host, ps.port);
-  if (auto local = s.sock.local_endpoint(ec); !ec) {
+  if (auto local = s.stream.socket().local_endpoint(ec); !ec) {
     s.local_addr = local.address().to_string();
     s.local_port = local.port();
   }
-  s.remote = s.sock.remote_endpoint(ec);
-  net::apply_tcp_options(s.sock.native_handle(), ps.keepalive);
+  s.remote = s.stream.socket().remote_endpoint(ec);
+  net::apply_tcp_options(s.stream.socket().native_handle(), ps.keepalive);
   timer.expires_after(ps.timeouts.server_login);
-  auto logged_in = co_await (login_outcome(s, ps) || timer.async_wait(use_awaitable));
+  auto logged_in = co_await (login_outcome(s, ps, use_tls) || timer.async_wait(use_awaitable));
   if (logged_in.index() == 1)
     throw ProxyError(sqlstate::kCannotConnect,
                      fmt::format("server {}:{} did not complete login within server_login_timeout "
@@ -199,7 +351,6 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
   s.connected_at = std::chrono::system_clock::now();
 }
 
-namespace {
 asio::awaitable<bool> simple_query(ServerConn& s, std::string sql, std::string& failure,
                                    std::vector<std::string>* first_row) {
   std::string out;

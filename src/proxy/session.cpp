@@ -191,7 +191,7 @@ asio::awaitable<void> Session::stop_server_reader() {
   // woken by the cancel.
   ctl->attached = false;
   boost::system::error_code ec;
-  if (server_) server_->sock.cancel(ec);
+  if (server_) server_->stream.socket().cancel(ec);
   co_await ctl->exit.async_wait(asio::redirect_error(use_awaitable, ec));
 }
 

@@ -297,7 +297,7 @@ asio::awaitable<bool> Session::attach_server(std::string& to_server) {
   reader_ = std::make_shared<ReaderControl>(strand_);
   // Both readers write to the server (the client's requests; the proxy's own
   // settings probe), so writes are serialised, in the order they are recorded.
-  server_out_ = std::make_shared<Outbox>(s->sock);
+  server_out_ = std::make_shared<ServerOutbox>(s->stream);
   asio::co_spawn(strand_, server_reader(shared_from_this(), s, reader_, server_out_),
                  asio::detached);
   set_state(ClientState::active);
@@ -722,7 +722,7 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
 
 asio::awaitable<void> Session::server_reader(std::shared_ptr<Session> self, pool::ServerPtr s,
                                              std::shared_ptr<ReaderControl> ctl,
-                                             std::shared_ptr<Outbox> to_server) {
+                                             std::shared_ptr<ServerOutbox> to_server) {
   // `self` keeps the session alive for as long as its reader runs: a reader
   // still writing to a slow client may outlive the session's own coroutine.
   (void)self;

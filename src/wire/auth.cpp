@@ -187,10 +187,15 @@ std::string ScramSecret::str() const {
 ScramClient::ScramClient(std::string password, std::string nonce)
     : password_(std::move(password)), nonce_(nonce.empty() ? make_nonce() : std::move(nonce)) {}
 
+void ScramClient::bind_channel(char flag, std::string cbind_data) {
+  gs2_header_ = flag == 'p' ? "p=tls-server-end-point,," : std::string(1, flag) + ",,";
+  cbind_data_ = flag == 'p' ? std::move(cbind_data) : std::string();
+}
+
 std::string ScramClient::client_first() {
   // PostgreSQL takes the user from the startup packet and ignores n=.
   client_first_bare_ = "n=,r=" + nonce_;
-  return "n,," + client_first_bare_;
+  return gs2_header_ + client_first_bare_;
 }
 
 bool ScramClient::on_server_first(std::string_view server_first, std::string& client_final,
@@ -219,7 +224,9 @@ bool ScramClient::on_server_first(std::string_view server_first, std::string& cl
   std::string salted = salted_password(password_, *salt, iterations);
   std::string client_key = hmac256(salted, "Client Key");
   std::string stored_key = digest(EVP_sha256(), client_key);
-  std::string without_proof = "c=biws,r=" + std::string(*r);
+  // c= carries the gs2 header and, when bound, the channel's data ("biws" for "n,,").
+  std::string without_proof =
+      "c=" + base64_encode(gs2_header_ + cbind_data_) + ",r=" + std::string(*r);
   std::string auth_message =
       client_first_bare_ + "," + std::string(server_first) + "," + without_proof;
   std::string proof = xor_bytes(client_key, hmac256(stored_key, auth_message));

@@ -119,12 +119,31 @@ PgCluster::PgCluster(PgClusterOptions opts) : opts_(std::move(opts)) {
       conf << "logging_collector = off\n";
     }
     for (auto& [k, v] : opts_.settings) conf << k << " = " << v << "\n";
+    if (!opts_.ssl_cert.empty()) {
+      // The server reads them as its own user; keys must not be readable by others.
+      auto install = [&](const fs::path& from, const char* name) {
+        fs::copy_file(from, data_dir_ / name, fs::copy_options::overwrite_existing);
+        fs::permissions(data_dir_ / name, fs::perms::owner_read | fs::perms::owner_write);
+        if (::geteuid() == 0)
+          run_command("chown postgres:postgres " + shell_quote((data_dir_ / name).string()));
+      };
+      install(opts_.ssl_cert, "server.crt");
+      install(opts_.ssl_key, "server.key");
+      conf << "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n";
+      if (!opts_.ssl_ca.empty()) {
+        install(opts_.ssl_ca, "root.crt");
+        conf << "ssl_ca_file = 'root.crt'\n";
+      }
+    }
   }
   {
     std::ofstream hba(data_dir_ / "pg_hba.conf");
-    hba << "local all all trust\n"
-        << "host all all 127.0.0.1/32 " << opts_.auth_method << "\n"
-        << "host replication all 127.0.0.1/32 " << opts_.auth_method << "\n";
+    hba << "local all all trust\n";
+    if (!opts_.hba_tcp_lines.empty())
+      hba << opts_.hba_tcp_lines << "\n";
+    else
+      hba << "host all all 127.0.0.1/32 " << opts_.auth_method << "\n"
+          << "host replication all 127.0.0.1/32 " << opts_.auth_method << "\n";
   }
   start();
 }

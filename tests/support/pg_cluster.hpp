@@ -28,6 +28,12 @@ struct PgClusterOptions {
   std::string password = "postgres-pw";       // SCRAM-SHA-256 (PG15 default)
   std::string auth_method = "scram-sha-256";  // pg_hba method for TCP
   bool log_to_file = true;                    // server log at log_path()
+  // TLS: these PEM files are copied into the data directory and `ssl = on`;
+  // empty = no TLS. `ssl_ca` makes the server ask for client certificates.
+  std::filesystem::path ssl_cert, ssl_key, ssl_ca;
+  // Replaces the TCP lines of pg_hba.conf when set ("hostssl all all
+  // 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject").
+  std::string hba_tcp_lines;
 };
 
 class PgCluster {

@@ -105,6 +105,61 @@ TEST(Config, BackendUrl) {
   EXPECT_THROW(add_backend_url(cfg, "postgres://host:5432/db"), ConfigError);
 }
 
+TEST(Config, BackendUrlTlsParameters) {
+  ProxyConfig cfg;
+  add_backend_url(cfg,
+                  "postgres://app:pw@db:5432/app?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem"
+                  "&sslsni=0&require_auth=scram-sha-256&channel_binding=require");
+  const ServerTls tls = cfg.databases.at("app").tls.apply_to(cfg.server_tls);
+  EXPECT_EQ(tls.sslmode, SslMode::verify_full);
+  EXPECT_EQ(tls.sslrootcert, "/etc/ca.pem");
+  EXPECT_FALSE(tls.sslsni);
+  EXPECT_EQ(tls.require_auth, std::vector<std::string>{"scram-sha-256"});
+  EXPECT_EQ(tls.channel_binding, "require");
+  // Never silently dropped: an unknown parameter or value is an error.
+  auto url_error = [](const char* url) {
+    ProxyConfig c;
+    try {
+      add_backend_url(c, url);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(
+      url_error("postgres://a@h/d?sslcompression=1").find("unsupported parameter 'sslcompression'"),
+      std::string::npos);
+  EXPECT_NE(url_error("postgres://a@h/d?sslmode=required").find("sslmode must be one of"),
+            std::string::npos);
+  EXPECT_NE(
+      url_error("postgres://a@h/d?require_auth=gss").find("unknown authentication method \"gss\""),
+      std::string::npos);
+}
+
+TEST(Config, ServerTlsKeysAndTheirErrors) {
+  auto cfg = parse_config(R"(
+[proxy]
+server_tls_sslmode = "require"
+server_tls_ca_file = "/etc/ca.pem"
+[databases.a]
+[databases.b]
+sslmode = "disable"
+require_auth = "md5,scram-sha-256"
+)",
+                          "tls.toml");
+  EXPECT_EQ(cfg.databases.at("a").tls.apply_to(cfg.server_tls).sslmode, SslMode::require);
+  EXPECT_EQ(cfg.databases.at("a").tls.apply_to(cfg.server_tls).sslrootcert, "/etc/ca.pem");
+  const ServerTls b = cfg.databases.at("b").tls.apply_to(cfg.server_tls);
+  EXPECT_EQ(b.sslmode, SslMode::disable);
+  EXPECT_EQ(b.require_auth, (std::vector<std::string>{"md5", "scram-sha-256"}));
+  EXPECT_EQ(error_of("[databases.x]\nsslmode = \"on\"\n"),
+            "bad.toml:2:11: 'databases.x.sslmode' must be one of disable, allow, prefer, require, "
+            "verify-ca, verify-full");
+  EXPECT_EQ(error_of("[databases.x]\nchannel_binding = \"yes\"\n"),
+            "bad.toml:2:19: 'databases.x.channel_binding': channel_binding must be disable, prefer "
+            "or require, not \"yes\"");
+}
+
 TEST(Config, AuthFileInPgBouncerFormat) {
   char dir[] = "/tmp/pgwarden-authfile-XXXXXX";
   ASSERT_TRUE(mkdtemp(dir));

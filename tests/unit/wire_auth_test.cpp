@@ -131,3 +131,28 @@ TEST(Scram, MockSecretHasAStableSaltAndAcceptsNoPassword) {
     EXPECT_FALSE(server.on_client_final(client_final, server_final, error)) << password;
   }
 }
+
+TEST(Scram, ChannelBindingIsInTheGs2HeaderAndTheCAttribute) {
+  // RFC 5802 section 7: c= is base64(gs2-header [cbind-data]); the proof covers it.
+  ScramClient bound("pencil", kClientNonce);
+  bound.bind_channel('p', std::string("\x01\x02\xff", 3));
+  EXPECT_EQ(bound.client_first(), std::string("p=tls-server-end-point,,n=,r=") + kClientNonce);
+  std::string cf, error;
+  const std::string server_first =
+      std::string("r=") + kClientNonce + "srv,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+  ASSERT_TRUE(bound.on_server_first(server_first, cf, error)) << error;
+  EXPECT_TRUE(cf.starts_with(
+      "c=" + base64_encode(std::string("p=tls-server-end-point,,\x01\x02\xff", 27)) + ",r="))
+      << cf;
+
+  ScramClient could_bind("pencil", kClientNonce);
+  could_bind.bind_channel('y');
+  EXPECT_EQ(could_bind.client_first(), std::string("y,,n=,r=") + kClientNonce);
+  ASSERT_TRUE(could_bind.on_server_first(server_first, cf, error));
+  EXPECT_TRUE(cf.starts_with("c=eSws,r=")) << cf;  // base64("y,,")
+
+  ScramClient unbound("pencil", kClientNonce);
+  unbound.client_first();
+  ASSERT_TRUE(unbound.on_server_first(server_first, cf, error));
+  EXPECT_TRUE(cf.starts_with("c=biws,r=")) << cf;  // base64("n,,")
+}

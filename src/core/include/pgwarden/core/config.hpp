@@ -22,6 +22,39 @@ enum class SessionStatePolicy { pin, refuse };
 const char* to_string(PoolMode m);
 const char* to_string(ClientAuth a);
 
+// TLS towards servers, as libpq's connection parameters name it: sslmode
+// (default prefer), sslrootcert (a PEM file or "system"), sslcert/sslkey (a
+// client certificate), sslsni; require_auth (the authentication methods a
+// server may ask for: password, md5, scram-sha-256, none; empty = any) and
+// channel_binding (disable, prefer, require).
+enum class SslMode { disable, allow, prefer, require, verify_ca, verify_full };
+std::optional<SslMode> parse_sslmode(std::string_view text);
+const char* to_string(SslMode m);
+
+struct ServerTls {
+  SslMode sslmode = SslMode::prefer;
+  std::string sslrootcert;
+  std::string sslcert;
+  std::string sslkey;
+  bool sslsni = true;
+  std::vector<std::string> require_auth;
+  std::string channel_binding = "prefer";
+};
+// Per-database overrides of the [proxy]-level ServerTls; unset = inherited.
+struct ServerTlsOverrides {
+  std::optional<SslMode> sslmode;
+  std::optional<std::string> sslrootcert, sslcert, sslkey;
+  std::optional<bool> sslsni;
+  std::optional<std::vector<std::string>> require_auth;
+  std::optional<std::string> channel_binding;
+  ServerTls apply_to(ServerTls base) const;
+};
+// "md5,scram-sha-256" → {"md5", "scram-sha-256"}.
+std::vector<std::string> split_auth_methods(std::string_view text);
+// Checks one require_auth list / channel_binding value; "" when valid, else why not.
+std::string check_require_auth(const std::vector<std::string>& methods);
+std::string check_channel_binding(std::string_view value);
+
 struct HostPort {
   std::string host;
   uint16_t port = 0;
@@ -78,6 +111,7 @@ struct DatabaseConfig {
   std::optional<int> min_pool_size;
   std::optional<int> reserve_pool_size;
   int max_db_connections = 0;  // 0 = unlimited
+  ServerTlsOverrides tls;
 };
 
 struct UserConfig {
@@ -155,6 +189,7 @@ struct ProxyConfig {
   int min_pool_size = 0;
   int reserve_pool_size = 0;
   ClientAuth auth_type = ClientAuth::scram_sha_256;
+  ServerTls server_tls;  // server_tls_* keys (PgBouncer's names) and [databases.X] ssl* keys
   // A user whose configured password is empty (or missing) cannot log in with
   // a password method unless this is set.
   bool auth_allow_empty_password = false;

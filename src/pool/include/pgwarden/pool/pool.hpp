@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "pgwarden/core/config.hpp"
+#include "pgwarden/net/stream.hpp"
 #include "pgwarden/observe/bus.hpp"
 #include "pgwarden/observe/metrics.hpp"
 #include "pgwarden/pool/errors.hpp"
@@ -43,6 +44,9 @@ struct PoolSettings {
   std::string check_query;
   Timeouts timeouts;
   Keepalive keepalive;
+  ServerTls tls;  // sslmode, certificates, require_auth, channel_binding
+  // Built once per pool from `tls` (null with sslmode = disable).
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
   std::string key() const { return database + "/" + user; }
 };
 

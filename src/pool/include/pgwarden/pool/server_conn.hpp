@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pgwarden/net/stream.hpp"
 #include "pgwarden/wire/link_state.hpp"
 
 namespace pgw::pool {
@@ -24,8 +25,9 @@ using SteadyClock = std::chrono::steady_clock;
 class Pool;
 
 struct ServerConn {
-  ServerConn(asio::any_io_executor ex, uint64_t id_) : sock(std::move(ex)), id(id_) {}
-  tcp::socket sock;
+  ServerConn(asio::any_io_executor ex, uint64_t id_) : stream(std::move(ex)), id(id_) {}
+  // Plain or TLS; stream.socket() is the TCP socket under it.
+  net::Stream stream;
   uint64_t id;
   Pool* pool = nullptr;
   std::string backend;  // host:port

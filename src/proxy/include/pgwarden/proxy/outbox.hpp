@@ -18,13 +18,16 @@
 #include <string_view>
 #include <vector>
 
+#include "pgwarden/net/stream.hpp"
 #include "pgwarden/observe/metrics.hpp"
 
 namespace pgw::proxy {
 
-class Outbox {
+// `Stream`: a TCP socket (clients) or a net::Stream (server links, maybe TLS).
+template <class Stream>
+class BasicOutbox {
  public:
-  explicit Outbox(boost::asio::ip::tcp::socket& sock) : sock_(sock) {}
+  explicit BasicOutbox(Stream& sock) : sock_(sock) {}
 
   // Queues `data`. Returns once it is written (when this call drains) or once
   // the queue is back under the limit (when another call drains). Throws the
@@ -90,7 +93,7 @@ class Outbox {
     for (auto* t : waiters_) t->cancel();
   }
 
-  boost::asio::ip::tcp::socket& sock_;
+  Stream& sock_;
   std::string pending_, writing_;
   bool busy_ = false;
   size_t limit_ = 0;
@@ -98,5 +101,8 @@ class Outbox {
   observe::Counter* sent_ = nullptr;
   std::vector<boost::asio::steady_timer*> waiters_;
 };
+
+using Outbox = BasicOutbox<boost::asio::ip::tcp::socket>;
+using ServerOutbox = BasicOutbox<net::Stream>;
 
 }  // namespace pgw::proxy

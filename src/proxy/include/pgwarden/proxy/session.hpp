@@ -121,7 +121,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void handle_server_frame(const wire::Frame& f, std::string& to_client, bool& release);
   asio::awaitable<void> server_reader(std::shared_ptr<Session> self, pool::ServerPtr s,
                                       std::shared_ptr<ReaderControl> ctl,
-                                      std::shared_ptr<Outbox> to_server);
+                                      std::shared_ptr<ServerOutbox> to_server);
   void release_server();
   // The pool's part of a release (reset query if configured).
   void return_to_pool(pool::ServerPtr s);
@@ -198,7 +198,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The linked server; its protocol state lives in server_->link.
   pool::ServerPtr server_;
-  std::shared_ptr<Outbox> server_out_;  // writes to server_, from either coroutine
+  std::shared_ptr<ServerOutbox> server_out_;  // writes to server_, from either coroutine
   std::shared_ptr<ReaderControl> reader_;
   // The proxy refused a request in an extended-protocol batch: the client's
   // messages are skipped up to its Sync, as PostgreSQL would after an error.

@@ -56,7 +56,12 @@ inline constexpr int kMaxScramIterations = 1'000'000;
 class ScramClient {
  public:
   explicit ScramClient(std::string password, std::string nonce = {});
-  std::string client_first();  // "n,,n=,r=<nonce>"
+  // Channel binding (RFC 5802 section 6, RFC 5929): over TLS, "p=tls-server-end-point"
+  // with the hash of the server's certificate (SCRAM-SHA-256-PLUS); "y" when
+  // the client could bind but the server offers no -PLUS mechanism; "n"
+  // (the default) without TLS. Call before client_first().
+  void bind_channel(char flag, std::string cbind_data = {});
+  std::string client_first();  // "<gs2 header>n=,r=<nonce>"
   // Consumes server-first; produces client-final. On failure sets `error`.
   bool on_server_first(std::string_view server_first, std::string& client_final,
                        std::string& error);
@@ -64,6 +69,7 @@ class ScramClient {
 
  private:
   std::string password_, nonce_, client_first_bare_, server_signature_;
+  std::string gs2_header_ = "n,,", cbind_data_;
 };
 
 // Server side of SCRAM-SHA-256 (client → proxy), against a stored verifier.
