@@ -181,7 +181,7 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
       r.read("port", db.port);
       r.read("dbname", db.dbname);
       r.read("user", db.user);
-      r.read("password", db.password);
+      r.read_secret("password", db.password);
       r.read("pool_mode", db.pool_mode);
       r.read("pool_size", db.pool_size, 1, 100'000);
       r.read("min_pool_size", db.min_pool_size, 0, 100'000);
@@ -204,7 +204,7 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
       TableReader r(*node.as_table(), source_name, fmt::format("users.{}", name.str()));
       UserConfig u;
       u.name = std::string(name.str());
-      r.read("password", u.password);
+      r.read_secret("password", u.password);
       r.read("pool_mode", u.pool_mode);
       r.read("pool_size", u.pool_size, 1, 100'000);
       r.read("max_user_connections", u.max_user_connections, 0, 1'000'000);

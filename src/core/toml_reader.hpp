@@ -4,6 +4,10 @@
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -118,6 +122,47 @@ class TableReader {
       read(key, b);
       out = b;
     }
+  }
+  // A secret given as `key`, `key_env` (an environment variable's name) or
+  // `key_file` (a file's path; one trailing newline dropped), at most one of
+  // them. An unset variable or unreadable file is an error at its position.
+  void read_secret(std::string_view key, std::optional<std::string>& out) {
+    const std::string env_key = std::string(key) + "_env", file_key = std::string(key) + "_file";
+    const toml::node* given[3] = {get(key), get(env_key), get(file_key)};
+    int count = 0;
+    for (auto* n : given) count += n ? 1 : 0;
+    if (count == 0) return;
+    const toml::node& n = *(given[0] ? given[0] : given[1] ? given[1] : given[2]);
+    if (count > 1)
+      fail(n, fmt::format("give only one of '{}', '{}' and '{}'", key_name(key), key_name(env_key),
+                          key_name(file_key)));
+    const std::string_view which = given[0]   ? key
+                                   : given[1] ? std::string_view(env_key)
+                                              : std::string_view(file_key);
+    auto text = n.value<std::string>();
+    if (!text) fail(n, fmt::format("'{}' must be a string", key_name(which)));
+    if (given[0]) {
+      out = *text;
+    } else if (given[1]) {
+      const char* v = std::getenv(text->c_str());
+      if (!v)
+        fail(n, fmt::format("'{}': environment variable {} is not set", key_name(env_key), *text));
+      out = std::string(v);
+    } else {
+      std::ifstream in(*text, std::ios::binary);
+      if (!in) fail(n, fmt::format("'{}': cannot read \"{}\"", key_name(file_key), *text));
+      std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (s.ends_with("\r\n"))
+        s.resize(s.size() - 2);
+      else if (s.ends_with('\n'))
+        s.pop_back();
+      out = std::move(s);
+    }
+  }
+  void read_secret(std::string_view key, std::string& out) {
+    std::optional<std::string> v;
+    read_secret(key, v);
+    if (v) out = std::move(*v);
   }
   void read(std::string_view key, SslMode& out) {
     if (auto* n = get(key)) {

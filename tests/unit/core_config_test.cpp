@@ -94,6 +94,31 @@ TEST(Config, SemanticErrorsNameTheKeyAndPosition) {
             "bad.toml:2:8: 'databases.x.port' = 70000 is out of range [1, 65535]");
 }
 
+TEST(Config, PasswordsFromEnvironmentAndFiles) {
+  char dir[] = "/tmp/pgwarden-secret-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  const std::string file = std::string(dir) + "/app.pw";
+  { std::ofstream(file) << "from-file\n"; }
+  ::setenv("PGWARDEN_TEST_SECRET", "from-env", 1);
+  auto cfg = parse_config(
+      "[databases.d]\npassword_env = \"PGWARDEN_TEST_SECRET\"\n"
+      "[users.u]\npassword_file = \"" +
+          file + "\"\n",
+      "secret.toml");
+  EXPECT_EQ(cfg.databases.at("d").password, "from-env");
+  EXPECT_EQ(cfg.users.at("u").password, "from-file");
+  ::unsetenv("PGWARDEN_TEST_SECRET");
+  EXPECT_EQ(error_of("[users.u]\npassword_env = \"PGWARDEN_TEST_SECRET\"\n"),
+            "bad.toml:2:16: 'users.u.password_env': environment variable PGWARDEN_TEST_SECRET is "
+            "not set");
+  EXPECT_EQ(error_of("[users.u]\npassword_file = \"/nonexistent/pw\"\n"),
+            "bad.toml:2:17: 'users.u.password_file': cannot read \"/nonexistent/pw\"");
+  EXPECT_EQ(error_of("[users.u]\npassword = \"x\"\npassword_env = \"Y\"\n"),
+            "bad.toml:2:12: give only one of 'users.u.password', 'users.u.password_env' and "
+            "'users.u.password_file'");
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Config, BackendUrl) {
   ProxyConfig cfg;
   add_backend_url(cfg, "postgres://app:p%40ss@db.internal:6543/orders");
