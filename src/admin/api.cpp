@@ -147,6 +147,7 @@ json servers_json(proxy::Proxy& px) {
            {"connected_at", iso(s.connected_at)},
            {"last_used", iso(s.last_used)}};
     if (s.client_id) j["client_conn_id"] = s.client_id;
+    if (!s.tls.empty()) j["tls"] = s.tls;
     out.push_back(std::move(j));
   }
   return out;

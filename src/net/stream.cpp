@@ -102,6 +102,10 @@ std::string Stream::tls_cipher() const {
   return name ? name : "";
 }
 
+std::string Stream::tls_description() const {
+  return tls_ ? tls_version() + "/" + tls_cipher() : "";
+}
+
 std::string Stream::server_end_point() const {
   if (!tls_) return "";
   X509* cert = SSL_get1_peer_certificate(tls_->native_handle());

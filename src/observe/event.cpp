@@ -50,6 +50,7 @@ std::string to_json(const ConnectionEvent& e) {
   str("user", e.user);
   str("application_name", e.application_name);
   str("pool", e.pool);
+  str("tls", e.tls);
   if (e.backend_pid > 0) integer("backend_pid", e.backend_pid);
   num("age_ms", e.age_ms);
   num("idle_ms", e.idle_ms);

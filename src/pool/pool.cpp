@@ -77,6 +77,7 @@ observe::ConnectionEvent Pool::server_event(const ServerConn& s, std::string eve
   ev.user = settings_.server_user;
   ev.pool = settings_.key();
   ev.backend_pid = s.backend_pid;
+  ev.tls = s.tls;
   return ev;
 }
 
@@ -101,6 +102,8 @@ asio::awaitable<ServerPtr> Pool::open_new() {
   try {
     co_await connect_and_login(*s, settings_);
   } catch (const ProxyError& e) {
+    if (e.cause.starts_with("server_tls_"))
+      metrics_.tls_handshakes->with({settings_.key(), e.cause.substr(11)}).inc();
     {
       std::lock_guard lock(mgr_.mu_);
       --opening_;
@@ -125,6 +128,7 @@ asio::awaitable<ServerPtr> Pool::open_new() {
     mgr_.bus().publish(ev);
     throw;
   }
+  if (s->stream.tls()) metrics_.tls_handshakes->with({settings_.key(), "ok"}).inc();
   {
     std::lock_guard lock(mgr_.mu_);
     --opening_;
@@ -497,6 +501,7 @@ void Pool::list_servers(std::vector<ServerInfo>& out) const {
     i.local_addr = s->local_addr;
     i.local_port = s->local_port;
     i.backend_pid = s->backend_pid;
+    i.tls = s->tls;
     i.client_id = s->client_id.load();
     i.state = std::find(idle_.begin(), idle_.end(), s) != idle_.end() ? "idle" : "active";
     i.connected_at = s->connected_at;
@@ -649,6 +654,11 @@ std::shared_ptr<Pool> PoolManager::pool_for(const std::string& database, const s
            .with(labels);
   pm.sent = &metrics_.counter("pgwarden_client_sent_bytes_total", "Bytes sent to clients", {"pool"})
                  .with(labels);
+  pm.tls_handshakes = &metrics_.counter(
+      "pgwarden_server_tls_handshakes_total",
+      "TLS handshakes with servers, by result: ok, or the reason they failed (unknown_ca, "
+      "hostname_mismatch, cert_expired, refused, ...)",
+      {"pool", "result"});
   auto pool = std::make_shared<Pool>(*this, std::move(ps), ex_, pm);
   if (auto p = paused_dbs_.find(database); all_paused_ || p != paused_dbs_.end()) {
     pool->paused_ = true;

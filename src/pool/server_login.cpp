@@ -346,6 +346,7 @@ asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& 
                                  ps.host, ps.port, format_duration(ps.timeouts.server_login)),
                      "server_login_timeout", "server");
   if (auto failure = std::get<0>(logged_in)) throw *failure;
+  s.tls = s.stream.tls_description();
   s.query_deadline = ps.timeouts.internal_query;
   s.created = s.last_used = SteadyClock::now();
   s.connected_at = std::chrono::system_clock::now();

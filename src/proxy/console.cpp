@@ -238,7 +238,7 @@ std::string Console::show_servers() {
     rows.push_back({"S", s.user, s.database, s.state, addr, port, s.local_addr, num(s.local_port),
                     pg_time(s.connected_at), pg_time(s.last_used), "0", "0", "0", ptr(s.id),
                     s.client_id ? std::optional<std::string>(ptr(s.client_id)) : std::string(),
-                    num(s.backend_pid), "", ""});
+                    num(s.backend_pid), s.tls, ""});
   }
   return result_set(connection_columns(), rows, "SHOW");
 }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <thread>
 
+#include "http_get.hpp"
 #include "pgwarden/wire/codec.hpp"
 #include "stack.hpp"
 #include "test_certs.hpp"
@@ -96,6 +97,45 @@ TEST_F(ServerTls, VerifyFullWithChannelBindingReachesAHostsslOnlyServer) {
   start(pg_->port(), "sslmode = \"verify-full\"\nsslrootcert = " + q(certs_->ca_cert) +
                          "\nchannel_binding = \"require\"");
   EXPECT_EQ(link_tls(), "true TLSv1.3");
+}
+
+TEST_F(ServerTls, TheTlsVersionAndCipherAreInEventsConsoleApiAndMetrics) {
+  const int admin = free_port();
+  proxy_ = std::make_unique<ProxyProcess>(
+      "pool_mode = \"transaction\"\n[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin) +
+      "\"\nadmin_users = [\"app\"]\n[databases.app]\nhost = \"127.0.0.1\"\nport = " +
+      std::to_string(pg_->port()) +
+      "\nsslmode = \"verify-full\"\nsslrootcert = " + q(certs_->ca_cert) +
+      "\n[databases.bad]\nhost = \"127.0.0.1\"\nport = " + std::to_string(pg_->port()) +
+      "\ndbname = \"app\"\nsslmode = \"verify-ca\"\nsslrootcert = " + q(certs_->other_ca_cert) +
+      "\n[users.app]\npassword = \"app-pw\"\n");
+  EXPECT_EQ(link_tls(), "true TLSv1.3");
+  auto open = proxy_->wait_event({{"event", "server.open"}});
+  ASSERT_TRUE(open.is_object());
+  const std::string tls = open.value("tls", "");
+  EXPECT_TRUE(tls.starts_with("TLSv1.3/TLS_")) << tls;
+  {
+    auto console = pq_connect(proxy_->conninfo("app", "app-pw", "pgbouncer"));
+    PGresult* r = PQexec(console.get(), "SHOW SERVERS");
+    ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(console.get());
+    const int col = PQfnumber(r, "tls");
+    ASSERT_GE(col, 0);
+    ASSERT_EQ(PQntuples(r), 1);
+    EXPECT_EQ(std::string(PQgetvalue(r, 0, col)), tls);
+    PQclear(r);
+  }
+  EXPECT_NE(http_get(admin, "/api/servers").body.find("\"tls\":\"" + tls + "\""),
+            std::string::npos);
+  auto bad = pq_connect(proxy_->conninfo("app", "app-pw", "bad"));
+  if (PQstatus(bad.get()) == CONNECTION_OK) pq_exec(bad.get(), "select 1");
+  ASSERT_TRUE(proxy_->wait_event({{"event", "pool.error"}, {"cause", "server_tls_unknown_ca"}})
+                  .is_object());
+  const std::string m = http_get(admin, "/metrics").body;
+  EXPECT_EQ(metric_value(m, "pgwarden_server_tls_handshakes_total{pool=\"app/app\",result=\"ok\"}"),
+            1.0);
+  EXPECT_EQ(metric_value(
+                m, "pgwarden_server_tls_handshakes_total{pool=\"bad/app\",result=\"unknown_ca\"}"),
+            1.0);
 }
 
 TEST_F(ServerTls, PreferIsTheDefaultAndEncrypts) {

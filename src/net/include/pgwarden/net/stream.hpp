@@ -74,6 +74,8 @@ class Stream {
   bool tls() const { return static_cast<bool>(tls_); }
   std::string tls_version() const;  // "TLSv1.3"; "" without TLS
   std::string tls_cipher() const;   // "TLS_AES_256_GCM_SHA384"; "" without TLS
+  // "TLSv1.3/TLS_AES_256_GCM_SHA384", as PgBouncer's SHOW SERVERS writes it; "" without TLS.
+  std::string tls_description() const;
   // RFC 5929 tls-server-end-point: the hash of the peer's certificate (SHA-256
   // for MD5/SHA-1 signatures, else the signature's own hash); "" without TLS.
   std::string server_end_point() const;

@@ -34,6 +34,7 @@ struct ConnectionEvent {
   uint64_t bytes_out = 0;
   std::string client_impact;  // none | error_returned | disconnected | rescued
   std::string pool;           // database/user
+  std::string tls;            // server side: "TLSv1.3/<cipher>" when the link is TLS
   int64_t wait_ms = -1;
   // sink.failing / sink.recovered: which event sink, and (recovered) how many
   // events it dropped meanwhile.

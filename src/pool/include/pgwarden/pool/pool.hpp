@@ -67,6 +67,8 @@ struct PoolMetrics {
   observe::Histogram* query = nullptr;        // pgwarden_query_duration_seconds
   observe::Counter* received = nullptr;       // pgwarden_client_received_bytes_total
   observe::Counter* sent = nullptr;           // pgwarden_client_sent_bytes_total
+  // pgwarden_server_tls_handshakes_total{pool, result}: ok, or why it failed.
+  observe::Family<observe::Counter>* tls_handshakes = nullptr;
 };
 
 // One server connection as the admin views show it.
@@ -79,6 +81,7 @@ struct ServerInfo {
   uint64_t client_id = 0;
   std::chrono::system_clock::time_point connected_at, last_used;
   size_t prepared = 0;
+  std::string tls;  // "TLSv1.3/<cipher>", "" for plaintext
 };
 
 // Why a server connection is being closed.

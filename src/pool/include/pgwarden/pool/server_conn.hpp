@@ -59,6 +59,7 @@ struct ServerConn {
   std::atomic<int> cancels_in_flight{0};
   std::chrono::system_clock::time_point connected_at = std::chrono::system_clock::now();
   std::string local_addr;  // set at login, then constant
+  std::string tls;         // "TLSv1.3/<cipher>" or "" (plaintext); set at login, then constant
   uint16_t local_port = 0;
   // The address actually connected to: cancel requests go here, never to a
   // fresh resolution of the host name (which may point elsewhere by then).
