@@ -191,6 +191,28 @@ TEST_F(ServerTls, RequireAgainstAServerWithoutTlsIsRefused) {
   EXPECT_EQ(link_tls(), "false ");
 }
 
+TEST_F(ServerTls, AClientCertificateIsPresentedWhenTheServerDemandsOne) {
+  // pg_hba's clientcert=verify-full: a certificate signed by the server's CA
+  // and naming the user (CN=app), on top of SCRAM.
+  PgCluster strict(PgClusterOptions{
+      .ssl_cert = certs_->server_cert,
+      .ssl_key = certs_->server_key,
+      .ssl_ca = certs_->ca_cert,
+      .hba_tcp_lines = "hostssl all postgres 127.0.0.1/32 scram-sha-256\n"  // the harness's psql
+                       "hostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-full\n"
+                       "hostnossl all all 127.0.0.1/32 reject"});
+  strict.psql("create role app login password 'app-pw'");
+  strict.psql("create database app owner app");
+  start(strict.port(), "sslmode = \"verify-full\"\nsslrootcert = " + q(certs_->ca_cert));
+  std::string sqlstate;
+  EXPECT_EQ(refused_cause(&sqlstate), "server_login_failed");
+  EXPECT_EQ(sqlstate, "28000");
+  start(strict.port(), "sslmode = \"verify-full\"\nsslrootcert = " + q(certs_->ca_cert) +
+                           "\nsslcert = " + q(certs_->client_cert) +
+                           "\nsslkey = " + q(certs_->client_key));
+  EXPECT_EQ(link_tls(), "true TLSv1.3");
+}
+
 TEST_F(ServerTls, BackendUrlCarriesSslmodeAndRejectsUnknownParameters) {
   const std::string url = "postgres://app:app-pw@127.0.0.1:" + std::to_string(pg_->port()) +
                           "/app?sslmode=verify-full&sslrootcert=" + certs_->ca_cert.string();
