@@ -21,7 +21,8 @@ free_port() { local p; for p in $(seq "$1" $(($1 + 200))); do (exec 3<>/dev/tcp/
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
-# start_postgres SCALE: initdb, start, pgbench -i; sets pg_port.
+# start_postgres SCALE: initdb, start, pgbench -i; sets pg_port. With
+# BENCH_SERVER_TLS=1 the server takes TLS (a throwaway self-signed certificate).
 start_postgres() {
   echo "pw" > "$work/pw"; [ "$(id -u)" = 0 ] && chown postgres "$work/pw"
   as_pg "$pgbin/initdb" -D "$work/data" -U postgres --pwfile="$work/pw" -A scram-sha-256 --no-sync >/dev/null
@@ -34,6 +35,13 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 CONF
+  if [ "${BENCH_SERVER_TLS:-0}" = 1 ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj /CN=localhost -keyout "$work/data/server.key" -out "$work/data/server.crt" 2>/dev/null
+    chmod 600 "$work/data/server.key"
+    [ "$(id -u)" = 0 ] && chown postgres "$work/data/server.key" "$work/data/server.crt"
+    echo "ssl = on" >> "$work/data/postgresql.conf"
+  fi
   as_pg "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start >/dev/null
   export PGPASSWORD=pw
   pgbench -i -q -s "${1:-10}" -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1

@@ -3,12 +3,21 @@
 # one run, same pool mode (transaction) and size (20). Prints TPS, average
 # latency and each proxy's CPU seconds per 100k transactions (from /proc),
 # with ratios. Usage: bench/proxy_vs_pgbouncer.sh [PGWARDEN_BIN] [SECONDS]
+# BENCH_SERVER_TLS=1: PostgreSQL takes TLS and both proxies reach it with
+# sslmode=require (PgBouncer: server_tls_sslmode); pgbench reaches the proxies
+# in plaintext and the direct server with sslmode=require.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:-build/src/cli/pgwarden}")
 secs=${2:-10}
 source bench/lib.sh
 start_postgres 10
+server_tls=${BENCH_SERVER_TLS:-0}
+bouncer_tls_line="" backend_params=""
+if [ "$server_tls" = 1 ]; then
+  bouncer_tls_line="server_tls_sslmode = require"
+  backend_params="?sslmode=require"
+fi
 
 bouncer_port=$(free_port 26500)
 cat > "$work/pgbouncer.ini" <<CONF
@@ -23,6 +32,7 @@ auth_file = $work/userlist.txt
 pool_mode = transaction
 default_pool_size = 20
 max_client_conn = 1000
+$bouncer_tls_line
 logfile = $work/pgbouncer.log
 pidfile = $work/pgbouncer.pid
 CONF
@@ -33,7 +43,7 @@ sleep 0.5
 bouncer_pid=$(cat "$work/pgbouncer.pid"); pids+=("$bouncer_pid")
 
 warden_port=$(free_port 27500)
-"$bin" proxy --listen "127.0.0.1:$warden_port" --backend "postgres://postgres:pw@127.0.0.1:$pg_port/postgres" \
+"$bin" proxy --listen "127.0.0.1:$warden_port" --backend "postgres://postgres:pw@127.0.0.1:$pg_port/postgres$backend_params" \
   --mode transaction --pool-size 20 --log-level warn ${PGWARDEN_ARGS:-} &
 warden_pid=$!; pids+=("$warden_pid")
 sleep 0.5
@@ -52,7 +62,9 @@ run_case() {
       pgwarden) port=$warden_port; pid=$warden_pid ;;
     esac
     local before=0; [ -n "$pid" ] && before=$(cpu_ticks "$pid")
-    local out; out=$(pgbench -n -S -T "$secs" "$@" -h 127.0.0.1 -p "$port" -U postgres postgres 2>&1)
+    local sslmode=disable
+    if [ "$target" = direct ] && [ "$server_tls" = 1 ]; then sslmode=require; fi
+    local out; out=$(PGSSLMODE=$sslmode pgbench -n -S -T "$secs" "$@" -h 127.0.0.1 -p "$port" -U postgres postgres 2>&1)
     local after=0; [ -n "$pid" ] && after=$(cpu_ticks "$pid")
     local tx; tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
     tps[$target]=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")
@@ -75,4 +87,5 @@ run_case "20 clients" -c 20 -j 2
 run_case "100 clients" -c 100 -j 2
 run_case "20 clients, -C" -c 20 -j 2 -C
 echo
+echo "server TLS: $server_tls"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(pgbouncer --version | head -1), pgwarden $("$bin" --version | awk '{print $2}'), ${secs}s per run"

@@ -11,6 +11,8 @@ APT_PACKAGES=(
   zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 postgresql-contrib pgbouncer redis-server prometheus pgbadger
   procps iproute2
+  # bench/: certificates for the TLS runs
+  openssl
   # scripts/fuzz.sh: clang with libFuzzer and its sanitizer runtimes
   clang libclang-rt-14-dev
 )
