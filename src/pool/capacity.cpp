@@ -27,7 +27,7 @@ asio::awaitable<ServerCapacity> probe_capacity(const PoolSettings& ps) {
   cap.backend = fmt::format("{}:{}", ps.host, ps.port);
   ServerConn s(co_await asio::this_coro::executor, observe::next_conn_id());
   try {
-    co_await connect_and_login(s, ps);
+    co_await connect_and_login(s, ps, ps.tls_context);
   } catch (const ProxyError& e) {
     cap.error = e.message;
     if (e.sqlstate == sqlstate::kTooManyConnections) cap.up = true;  // full: headroom 0

@@ -40,7 +40,11 @@ int64_t ms_since(SteadyClock::time_point t) {
 }  // namespace
 
 Pool::Pool(PoolManager& mgr, PoolSettings settings, asio::any_io_executor ex, PoolMetrics metrics)
-    : mgr_(mgr), settings_(std::move(settings)), ex_(std::move(ex)), metrics_(metrics) {}
+    : mgr_(mgr),
+      settings_(std::move(settings)),
+      ex_(std::move(ex)),
+      metrics_(metrics),
+      tls_context_(settings_.tls_context) {}
 
 bool Pool::can_open_locked(bool use_reserve) const {
   int limit = settings_.size + (use_reserve ? settings_.reserve_size : 0);
@@ -100,7 +104,7 @@ asio::awaitable<ServerPtr> Pool::open_new() {
   s->pool = this;
   s->counted = true;
   try {
-    co_await connect_and_login(*s, settings_);
+    co_await connect_and_login(*s, settings_, tls_context());
   } catch (const ProxyError& e) {
     if (e.cause.starts_with("server_tls_"))
       metrics_.tls_handshakes->with({settings_.key(), e.cause.substr(11)}).inc();
@@ -720,6 +724,33 @@ bool PoolManager::resume(const std::string& database) {
 bool PoolManager::is_paused(const std::string& database) const {
   std::lock_guard lock(mu_);
   return all_paused_ || paused_dbs_.count(database) > 0;
+}
+
+std::shared_ptr<asio::ssl::context> Pool::tls_context() const {
+  std::lock_guard lock(mgr_.mu_);
+  return tls_context_;
+}
+
+void Pool::set_tls_context(std::shared_ptr<asio::ssl::context> ctx) {
+  std::lock_guard lock(mgr_.mu_);
+  tls_context_ = std::move(ctx);
+}
+
+void PoolManager::reload_tls(const ProxyConfig& cfg) {
+  std::vector<std::pair<std::shared_ptr<Pool>, std::shared_ptr<asio::ssl::context>>> fresh;
+  for (auto& p : pools()) {
+    const auto& ps = p->settings();
+    if (ps.tls.sslmode == SslMode::disable) continue;  // a restart turns TLS on
+    auto db = cfg.databases.find(ps.database);
+    if (db == cfg.databases.end()) continue;  // removed: keeps serving until restart
+    const ServerTls tls = db->second.tls.apply_to(cfg.server_tls);
+    try {
+      fresh.emplace_back(p, net::make_client_tls_context(tls.sslrootcert, tls.sslcert, tls.sslkey));
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(fmt::format("databases.{}: {}", ps.database, e.what()));
+    }
+  }
+  for (auto& [p, ctx] : fresh) p->set_tls_context(std::move(ctx));
 }
 
 void PoolManager::apply_sizes(const ProxyConfig& cfg) {

@@ -64,7 +64,8 @@ ProxyError tls_error(const PoolSettings& ps, std::string reason, std::string mes
 
 // SSLRequest, then the handshake if the server agrees (libpq's sslmode rules:
 // prefer goes on in plaintext after 'N', require and stronger do not).
-asio::awaitable<void> negotiate_tls(ServerConn& s, const PoolSettings& ps) {
+asio::awaitable<void> negotiate_tls(ServerConn& s, const PoolSettings& ps,
+                                    std::shared_ptr<asio::ssl::context> tls) {
   std::string request;
   wire::put_u32(request, 8);
   wire::put_u32(request, 80877103);
@@ -92,7 +93,7 @@ asio::awaitable<void> negotiate_tls(ServerConn& s, const PoolSettings& ps) {
   else if (mode == SslMode::verify_ca || !ps.tls.sslrootcert.empty())
     verify = net::TlsVerify::ca;
   try {
-    co_await s.stream.handshake_client(ps.tls_context, ps.host, verify, ps.tls.sslsni);
+    co_await s.stream.handshake_client(std::move(tls), ps.host, verify, ps.tls.sslsni);
   } catch (const net::TlsHandshakeError& e) {
     throw tls_error(ps, e.failure.reason, e.failure.message);
   }
@@ -257,9 +258,9 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
 // The login as a value: asio's `a || b` waits for the first to *succeed*, so a
 // login that fails by throwing would otherwise be reported as its timeout.
 asio::awaitable<std::optional<ProxyError>> login_outcome(ServerConn& s, const PoolSettings& ps,
-                                                         bool use_tls) {
+                                                         std::shared_ptr<asio::ssl::context> tls) {
   try {
-    if (use_tls) co_await negotiate_tls(s, ps);
+    if (tls) co_await negotiate_tls(s, ps, std::move(tls));
     co_await authenticate_and_wait_ready(s, ps);
   } catch (const ProxyError& e) {
     co_return e;
@@ -275,20 +276,27 @@ asio::awaitable<std::optional<ProxyError>> login_outcome(ServerConn& s, const Po
 }  // namespace
 
 namespace {
-asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& ps, bool use_tls);
+// `tls` null: plaintext.
+asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& ps,
+                                             std::shared_ptr<asio::ssl::context> tls);
 }  // namespace
 
-asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
+asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps,
+                                        std::shared_ptr<asio::ssl::context> tls) {
   const SslMode mode = ps.tls.sslmode;
+  if (!tls && mode != SslMode::disable)
+    throw ProxyError(sqlstate::kCannotConnect,
+                     "no TLS context for sslmode " + std::string(to_string(mode)),
+                     "server_tls_handshake_failed", "proxy");
   if (mode != SslMode::allow) {
-    co_await connect_and_login_once(s, ps, mode != SslMode::disable);
+    co_await connect_and_login_once(s, ps, mode == SslMode::disable ? nullptr : std::move(tls));
     co_return;
   }
   // allow: plaintext first; TLS only if the server refuses the plaintext
   // login (pg_hba's hostssl rules answer 28000).
   std::optional<ProxyError> plain_failure;
   try {
-    co_await connect_and_login_once(s, ps, false);
+    co_await connect_and_login_once(s, ps, nullptr);
   } catch (const ProxyError& e) {
     if (e.sqlstate != sqlstate::kInvalidAuthorization) throw;
     plain_failure = e;
@@ -300,11 +308,12 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps) {
   s.params.clear();
   s.defaults.clear();
   s.greeting.clear();
-  co_await connect_and_login_once(s, ps, true);
+  co_await connect_and_login_once(s, ps, std::move(tls));
 }
 
 namespace {
-asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& ps, bool use_tls) {
+asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& ps,
+                                             std::shared_ptr<asio::ssl::context> tls) {
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
   asio::steady_timer timer(ex);
@@ -338,7 +347,8 @@ asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& 
   s.remote = s.stream.socket().remote_endpoint(ec);
   net::apply_tcp_options(s.stream.socket().native_handle(), ps.keepalive);
   timer.expires_after(ps.timeouts.server_login);
-  auto logged_in = co_await (login_outcome(s, ps, use_tls) || timer.async_wait(use_awaitable));
+  auto logged_in =
+      co_await (login_outcome(s, ps, std::move(tls)) || timer.async_wait(use_awaitable));
   if (logged_in.index() == 1)
     throw ProxyError(sqlstate::kCannotConnect,
                      fmt::format("server {}:{} did not complete login within server_login_timeout "

@@ -343,15 +343,16 @@ std::string Proxy::reload() {
     ProxyConfig fresh = load_config_file(config_path_);
     if (overrides_) overrides_(fresh);
     validate(fresh);
+    pools_.reload_tls(fresh);  // first: all or nothing, before anything changes
     pools_.apply_sizes(fresh);
   } catch (const ConfigError& e) {
     return fmt::format("pgwarden: RELOAD failed, configuration unchanged: {}", e.what());
   }
   observe::ConnectionEvent ev;
   ev.event = "proxy.reload";
-  ev.message = "pool sizes reloaded from " + config_path_;
+  ev.message = "pool sizes and TLS certificates reloaded from " + config_path_;
   bus_.publish(ev);
-  spdlog::info("reloaded pool sizes from {}", config_path_);
+  spdlog::info("reloaded pool sizes and TLS certificates from {}", config_path_);
   return {};
 }
 

@@ -92,8 +92,9 @@ asio::awaitable<void> Proxy::capacity_prober() {
     // that refuses them for lack of slots is what the probe must report).
     std::map<std::string, pool::PoolSettings> backends;
     for (auto& p : pools_.pools()) {
-      const auto& ps = p->settings();
-      backends.emplace(ps.host + ":" + std::to_string(ps.port), ps);
+      pool::PoolSettings ps = p->settings();
+      ps.tls_context = p->tls_context();
+      backends.emplace(ps.host + ":" + std::to_string(ps.port), std::move(ps));
     }
     for (auto& [backend, ps] : backends) {
       pool::ServerCapacity cap = co_await pool::probe_capacity(ps);

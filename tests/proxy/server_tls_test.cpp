@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -210,6 +211,36 @@ TEST_F(ServerTls, AClientCertificateIsPresentedWhenTheServerDemandsOne) {
   start(strict.port(), "sslmode = \"verify-full\"\nsslrootcert = " + q(certs_->ca_cert) +
                            "\nsslcert = " + q(certs_->client_cert) +
                            "\nsslkey = " + q(certs_->client_key));
+  EXPECT_EQ(link_tls(), "true TLSv1.3");
+}
+
+TEST_F(ServerTls, ReloadReadsCertificatesAgainWithoutDroppingConnections) {
+  const fs::path ca = dir_ / "reload-ca.crt";
+  fs::copy_file(certs_->ca_cert, ca, fs::copy_options::overwrite_existing);
+  proxy_ = std::make_unique<ProxyProcess>(
+      "pool_mode = \"session\"\n[databases.app]\nhost = \"127.0.0.1\"\nport = " +
+      std::to_string(pg_->port()) + "\nsslmode = \"verify-ca\"\nsslrootcert = " + q(ca) +
+      "\n[users.app]\npassword = \"app-pw\"\n");
+  auto reloads = [&] {
+    int n = 0;
+    for (const auto& ev : proxy_->events()) n += ev.value("event", "") == "proxy.reload";
+    return n;
+  };
+  auto reload = [&](int expected) {
+    ASSERT_EQ(::kill(proxy_->pid(), SIGHUP), 0);
+    for (int i = 0; i < 100 && reloads() < expected; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(reloads(), expected);
+  };
+  auto held = client();  // session mode: keeps its TLS link throughout
+  ASSERT_EQ(pq_exec(held.get(), "select 1").value, "1");
+  // The file now trusts another CA: new links fail, the open one stays.
+  fs::copy_file(certs_->other_ca_cert, ca, fs::copy_options::overwrite_existing);
+  reload(1);
+  EXPECT_EQ(refused_cause(), "server_tls_unknown_ca");
+  EXPECT_EQ(pq_exec(held.get(), "select 2").value, "2");
+  fs::copy_file(certs_->ca_cert, ca, fs::copy_options::overwrite_existing);
+  reload(2);
   EXPECT_EQ(link_tls(), "true TLSv1.3");
 }
 

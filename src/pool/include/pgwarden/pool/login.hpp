@@ -7,5 +7,8 @@ namespace pgw::pool {
 // Connects `s` to its server and logs in as the pool's server user. Throws
 // ProxyError naming the cause (server_connect_failed / _timeout,
 // server_login_failed / _timeout) with the server's SQLSTATE when it sent one.
-asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps);
+// `tls`: the TLS client context (certificates as of the latest RELOAD); null
+// when ps.tls.sslmode is disable.
+asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps,
+                                        std::shared_ptr<boost::asio::ssl::context> tls);
 }  // namespace pgw::pool

@@ -45,7 +45,8 @@ struct PoolSettings {
   Timeouts timeouts;
   Keepalive keepalive;
   ServerTls tls;  // sslmode, certificates, require_auth, channel_binding
-  // Built once per pool from `tls` (null with sslmode = disable).
+  // Built from `tls` when the pool is created (null with sslmode = disable);
+  // Pool::tls_context() has the current one (RELOAD reads the files again).
   std::shared_ptr<boost::asio::ssl::context> tls_context;
   std::string key() const { return database + "/" + user; }
 };
@@ -146,6 +147,10 @@ class Pool {
   int lent_or_opening() const;  // what PAUSE waits for
   // RELOAD: new sizes apply to the next checkout.
   void resize(int size, int min_size, int reserve_size);
+  // The TLS context new server connections use; RELOAD replaces it (open
+  // connections keep theirs).
+  std::shared_ptr<boost::asio::ssl::context> tls_context() const;
+  void set_tls_context(std::shared_ptr<boost::asio::ssl::context> ctx);
 
   // The ParameterStatus set a new client is greeted with (from the latest login).
   std::map<std::string, std::string> welcome_params() const;
@@ -193,6 +198,7 @@ class Pool {
       servers_;  // every open connection, for SHOW SERVERS
   bool paused_ = false;
   std::string pause_cause_;
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;  // guarded by mgr_.mu_
 };
 
 // All pools, their shared limits and the event bus. One mutex guards every
@@ -213,6 +219,10 @@ class PoolManager {
   bool is_paused(const std::string& database) const;
   // RELOAD: pool sizes from a new config, applied to existing pools.
   void apply_sizes(const ProxyConfig& cfg);
+  // RELOAD: reads every pool's certificate and key files again (paths from
+  // `cfg`). All or nothing: throws ConfigError naming the database and file,
+  // and then changes nothing.
+  void reload_tls(const ProxyConfig& cfg);
   std::vector<PoolStats> stats() const;
   std::vector<ServerInfo> servers() const;
   // The pools of one database, or all of them when `database` is empty.
