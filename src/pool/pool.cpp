@@ -104,7 +104,8 @@ asio::awaitable<ServerPtr> Pool::open_new() {
   s->pool = this;
   s->counted = true;
   try {
-    co_await connect_and_login(*s, settings_, tls_context());
+    const auto tls = tls_context();  // a named local: see connect_and_login
+    co_await connect_and_login(*s, settings_, tls);
   } catch (const ProxyError& e) {
     if (e.cause.starts_with("server_tls_"))
       metrics_.tls_handshakes->with({settings_.key(), e.cause.substr(11)}).inc();

@@ -93,7 +93,7 @@ asio::awaitable<void> negotiate_tls(ServerConn& s, const PoolSettings& ps,
   else if (mode == SslMode::verify_ca || !ps.tls.sslrootcert.empty())
     verify = net::TlsVerify::ca;
   try {
-    co_await s.stream.handshake_client(std::move(tls), ps.host, verify, ps.tls.sslsni);
+    co_await s.stream.handshake_client(tls, ps.host, verify, ps.tls.sslsni);
   } catch (const net::TlsHandshakeError& e) {
     throw tls_error(ps, e.failure.reason, e.failure.message);
   }
@@ -260,7 +260,7 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
 asio::awaitable<std::optional<ProxyError>> login_outcome(ServerConn& s, const PoolSettings& ps,
                                                          std::shared_ptr<asio::ssl::context> tls) {
   try {
-    if (tls) co_await negotiate_tls(s, ps, std::move(tls));
+    if (tls) co_await negotiate_tls(s, ps, tls);
     co_await authenticate_and_wait_ready(s, ps);
   } catch (const ProxyError& e) {
     co_return e;
@@ -288,15 +288,20 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps,
     throw ProxyError(sqlstate::kCannotConnect,
                      "no TLS context for sslmode " + std::string(to_string(mode)),
                      "server_tls_handshake_failed", "proxy");
+  // Arguments of co_await calls are named locals, never `?:` temporaries:
+  // GCC 12 destroys such a temporary twice (a shared_ptr released twice).
   if (mode != SslMode::allow) {
-    co_await connect_and_login_once(s, ps, mode == SslMode::disable ? nullptr : std::move(tls));
+    std::shared_ptr<asio::ssl::context> first;
+    if (mode != SslMode::disable) first = tls;
+    co_await connect_and_login_once(s, ps, first);
     co_return;
   }
   // allow: plaintext first; TLS only if the server refuses the plaintext
   // login (pg_hba's hostssl rules answer 28000).
   std::optional<ProxyError> plain_failure;
   try {
-    co_await connect_and_login_once(s, ps, nullptr);
+    const std::shared_ptr<asio::ssl::context> plaintext;
+    co_await connect_and_login_once(s, ps, plaintext);
   } catch (const ProxyError& e) {
     if (e.sqlstate != sqlstate::kInvalidAuthorization) throw;
     plain_failure = e;
@@ -308,7 +313,7 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps,
   s.params.clear();
   s.defaults.clear();
   s.greeting.clear();
-  co_await connect_and_login_once(s, ps, std::move(tls));
+  co_await connect_and_login_once(s, ps, tls);
 }
 
 namespace {
@@ -347,8 +352,7 @@ asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& 
   s.remote = s.stream.socket().remote_endpoint(ec);
   net::apply_tcp_options(s.stream.socket().native_handle(), ps.keepalive);
   timer.expires_after(ps.timeouts.server_login);
-  auto logged_in =
-      co_await (login_outcome(s, ps, std::move(tls)) || timer.async_wait(use_awaitable));
+  auto logged_in = co_await (login_outcome(s, ps, tls) || timer.async_wait(use_awaitable));
   if (logged_in.index() == 1)
     throw ProxyError(sqlstate::kCannotConnect,
                      fmt::format("server {}:{} did not complete login within server_login_timeout "

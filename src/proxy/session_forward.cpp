@@ -818,15 +818,27 @@ void Session::release_server() {
                  {"unexpected_server_data", "proxy", "", "server sent data after ReadyForQuery"});
     return;
   }
-  if (s->cancels_in_flight.load() > 0) {
-    // A cancel for this client's query is still on its way to the backend:
-    // lend the link only once it has arrived (a late cancel would otherwise
-    // interrupt the next client's query), or after cancel_wait_timeout.
+  auto out = server_out_;
+  if (s->cancels_in_flight.load() > 0 || (out && out->busy())) {
+    // Lent only once nothing of this client's is still on its way to the
+    // link: a cancel (it would interrupt the next client's query), or the
+    // completion of a write (it would touch the link, and a TLS link's
+    // session state, from this client's strand while the next client uses
+    // it). Bounded by cancel_wait_timeout.
     asio::co_spawn(
         strand_,
-        [self = shared_from_this(), s = std::move(s)]() mutable -> asio::awaitable<void> {
+        [self = shared_from_this(), s = std::move(s),
+         out = std::move(out)]() mutable -> asio::awaitable<void> {
+          const auto bound = self->proxy_.config().timeouts.cancel_wait;
+          const auto give_up = SteadyClock::now() + bound;
+          if (out && !co_await out->flushed(
+                         std::chrono::duration_cast<std::chrono::milliseconds>(bound))) {
+            self->pool_->close(s, {"server_write_stalled", "proxy", "",
+                                   "a write to the server had not completed when the link was to "
+                                   "be lent again"});
+            co_return;
+          }
           asio::steady_timer t(self->strand_);
-          const auto give_up = SteadyClock::now() + self->proxy_.config().timeouts.cancel_wait;
           while (s->cancels_in_flight.load() > 0 && SteadyClock::now() < give_up) {
             t.expires_after(std::chrono::milliseconds(5));
             boost::system::error_code ec;

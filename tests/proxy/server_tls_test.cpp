@@ -242,6 +242,7 @@ TEST_F(ServerTls, ReloadReadsCertificatesAgainWithoutDroppingConnections) {
   fs::copy_file(certs_->ca_cert, ca, fs::copy_options::overwrite_existing);
   reload(2);
   EXPECT_EQ(link_tls(), "true TLSv1.3");
+  EXPECT_TRUE(process_alive(proxy_->pid())) << proxy_->stderr_text();
 }
 
 TEST_F(ServerTls, BackendUrlCarriesSslmodeAndRejectsUnknownParameters) {

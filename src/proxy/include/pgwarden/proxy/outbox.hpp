@@ -69,6 +69,8 @@ class BasicOutbox {
   }
 
   uint64_t written() const { return written_; }
+  // A write is under way (its completion has not run yet).
+  bool busy() const { return busy_; }
   void count_into(observe::Counter* sent) { sent_ = sent; }
   // Bytes a non-draining sender may leave queued before it is held; 0 = no limit.
   void set_limit(size_t bytes) { limit_ = bytes; }
