@@ -80,6 +80,29 @@ void read_timeouts(TableReader& r, Timeouts& t) {
   r.read("internal_query_timeout", t.internal_query);
 }
 
+// The names TLS settings towards servers go by: PgBouncer's server_tls_*
+// in [proxy], libpq's in [databases.NAME].
+struct TlsKeyNames {
+  const char *sslmode, *sslrootcert, *sslcert, *sslkey, *sslsni, *require_auth, *channel_binding;
+};
+constexpr TlsKeyNames kProxyTlsKeys{
+    "server_tls_sslmode", "server_tls_ca_file",  "server_tls_cert_file",  "server_tls_key_file",
+    "server_tls_sni",     "server_require_auth", "server_channel_binding"};
+constexpr TlsKeyNames kDatabaseTlsKeys{"sslmode", "sslrootcert",  "sslcert",        "sslkey",
+                                       "sslsni",  "require_auth", "channel_binding"};
+
+ServerTlsOverrides read_server_tls(TableReader& r, const TlsKeyNames& k) {
+  ServerTlsOverrides t;
+  r.read(k.sslmode, t.sslmode);
+  r.read(k.sslrootcert, t.sslrootcert);
+  r.read(k.sslcert, t.sslcert);
+  r.read(k.sslkey, t.sslkey);
+  r.read(k.sslsni, t.sslsni);
+  r.read_auth_methods(k.require_auth, t.require_auth);
+  r.read_channel_binding(k.channel_binding, t.channel_binding);
+  return t;
+}
+
 }  // namespace
 
 ProxyConfig parse_config(std::string_view text, const std::string& source_name) {
@@ -133,18 +156,7 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     r.read("client_buffer_size", client_buffer, 8192, 1 << 30);
     cfg.client_buffer_size = static_cast<uint32_t>(client_buffer);
     r.read("transaction_session_state", cfg.transaction_session_state);
-    {
-      // PgBouncer's server_tls_* names, and libpq's requirements on the login.
-      ServerTlsOverrides t;
-      r.read("server_tls_sslmode", t.sslmode);
-      r.read("server_tls_ca_file", t.sslrootcert);
-      r.read("server_tls_cert_file", t.sslcert);
-      r.read("server_tls_key_file", t.sslkey);
-      r.read("server_tls_sni", t.sslsni);
-      r.read_auth_methods("server_require_auth", t.require_auth);
-      r.read_channel_binding("server_channel_binding", t.channel_binding);
-      cfg.server_tls = t.apply_to(cfg.server_tls);
-    }
+    cfg.server_tls = read_server_tls(r, kProxyTlsKeys).apply_to(cfg.server_tls);
     r.reject_unknown();
   }
   if (auto* t = top.subtable("timeouts")) {
@@ -187,13 +199,7 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
       r.read("min_pool_size", db.min_pool_size, 0, 100'000);
       r.read("reserve_pool_size", db.reserve_pool_size, 0, 100'000);
       r.read("max_db_connections", db.max_db_connections, 0, 1'000'000);
-      r.read("sslmode", db.tls.sslmode);
-      r.read("sslrootcert", db.tls.sslrootcert);
-      r.read("sslcert", db.tls.sslcert);
-      r.read("sslkey", db.tls.sslkey);
-      r.read("sslsni", db.tls.sslsni);
-      r.read_auth_methods("require_auth", db.tls.require_auth);
-      r.read_channel_binding("channel_binding", db.tls.channel_binding);
+      db.tls = read_server_tls(r, kDatabaseTlsKeys);
       r.reject_unknown();
       cfg.databases[db.name] = db;
     }
