@@ -22,7 +22,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # start_postgres SCALE: initdb, start, pgbench -i; sets pg_port. With
-# BENCH_SERVER_TLS=1 the server takes TLS (a throwaway self-signed certificate).
+# BENCH_SERVER_TLS=1 the server takes TLS; BENCH_CLIENT_TLS=1 or either
+# makes a throwaway self-signed certificate at $work/tls.{crt,key}.
 start_postgres() {
   echo "pw" > "$work/pw"; [ "$(id -u)" = 0 ] && chown postgres "$work/pw"
   as_pg "$pgbin/initdb" -D "$work/data" -U postgres --pwfile="$work/pw" -A scram-sha-256 --no-sync >/dev/null
@@ -35,11 +36,15 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 CONF
-  if [ "${BENCH_SERVER_TLS:-0}" = 1 ]; then
+  if [ "${BENCH_SERVER_TLS:-0}" = 1 ] || [ "${BENCH_CLIENT_TLS:-0}" = 1 ]; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-      -subj /CN=localhost -keyout "$work/data/server.key" -out "$work/data/server.crt" 2>/dev/null
-    chmod 600 "$work/data/server.key"
-    [ "$(id -u)" = 0 ] && chown postgres "$work/data/server.key" "$work/data/server.crt"
+      -subj /CN=localhost -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+    chmod 600 "$work/tls.key"
+    [ "$(id -u)" = 0 ] && chown postgres "$work/tls.key" "$work/tls.crt"
+  fi
+  if [ "${BENCH_SERVER_TLS:-0}" = 1 ]; then
+    cp -p "$work/tls.key" "$work/data/server.key"
+    cp -p "$work/tls.crt" "$work/data/server.crt"
     echo "ssl = on" >> "$work/data/postgresql.conf"
   fi
   as_pg "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start >/dev/null

@@ -6,6 +6,9 @@
 # BENCH_SERVER_TLS=1: PostgreSQL takes TLS and both proxies reach it with
 # sslmode=require (PgBouncer: server_tls_sslmode); pgbench reaches the proxies
 # in plaintext and the direct server with sslmode=require.
+# BENCH_CLIENT_TLS=1: both proxies take TLS from clients (client_tls_sslmode =
+# require, the same certificate) and pgbench reaches them with sslmode=require.
+# Both set: TLS on both sides.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:-build/src/cli/pgwarden}")
@@ -13,10 +16,21 @@ secs=${2:-10}
 source bench/lib.sh
 start_postgres 10
 server_tls=${BENCH_SERVER_TLS:-0}
-bouncer_tls_line="" backend_params=""
+client_tls=${BENCH_CLIENT_TLS:-0}
+bouncer_tls_line="" backend_params="" warden_config=()
 if [ "$server_tls" = 1 ]; then
   bouncer_tls_line="server_tls_sslmode = require"
   backend_params="?sslmode=require"
+fi
+if [ "$client_tls" = 1 ]; then
+  bouncer_tls_line+=$'\n'"client_tls_sslmode = require"$'\n'"client_tls_cert_file = $work/tls.crt"$'\n'"client_tls_key_file = $work/tls.key"
+  cat > "$work/pgwarden.toml" <<CONF
+[proxy]
+client_tls_sslmode = "require"
+client_tls_cert_file = "$work/tls.crt"
+client_tls_key_file = "$work/tls.key"
+CONF
+  warden_config=(--config "$work/pgwarden.toml")
 fi
 
 bouncer_port=$(free_port 26500)
@@ -43,7 +57,7 @@ sleep 0.5
 bouncer_pid=$(cat "$work/pgbouncer.pid"); pids+=("$bouncer_pid")
 
 warden_port=$(free_port 27500)
-"$bin" proxy --listen "127.0.0.1:$warden_port" --backend "postgres://postgres:pw@127.0.0.1:$pg_port/postgres$backend_params" \
+"$bin" proxy "${warden_config[@]}" --listen "127.0.0.1:$warden_port" --backend "postgres://postgres:pw@127.0.0.1:$pg_port/postgres$backend_params" \
   --mode transaction --pool-size 20 --log-level warn ${PGWARDEN_ARGS:-} &
 warden_pid=$!; pids+=("$warden_pid")
 sleep 0.5
@@ -64,6 +78,7 @@ run_case() {
     local before=0; [ -n "$pid" ] && before=$(cpu_ticks "$pid")
     local sslmode=disable
     if [ "$target" = direct ] && [ "$server_tls" = 1 ]; then sslmode=require; fi
+    if [ "$target" != direct ] && [ "$client_tls" = 1 ]; then sslmode=require; fi
     local out; out=$(PGSSLMODE=$sslmode pgbench -n -S -T "$secs" "$@" -h 127.0.0.1 -p "$port" -U postgres postgres 2>&1)
     local after=0; [ -n "$pid" ] && after=$(cpu_ticks "$pid")
     local tx; tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
@@ -87,5 +102,5 @@ run_case "20 clients" -c 20 -j 2
 run_case "100 clients" -c 100 -j 2
 run_case "20 clients, -C" -c 20 -j 2 -C
 echo
-echo "server TLS: $server_tls"
+echo "server TLS: $server_tls, client TLS: $client_tls"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(pgbouncer --version | head -1), pgwarden $("$bin" --version | awk '{print $2}'), ${secs}s per run"

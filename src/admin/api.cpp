@@ -131,6 +131,7 @@ json clients_json(proxy::Proxy& px) {
       j["application_name"] = c.application_name;
     }
     if (c.server_id) j["server_conn_id"] = c.server_id;
+    if (!c.tls.empty()) j["tls"] = c.tls;
     out.push_back(std::move(j));
   }
   return out;

@@ -15,6 +15,7 @@
 #include "pgwarden/net/stream.hpp"
 #include "pgwarden/observe/event_metrics.hpp"
 #include "pgwarden/proxy/proxy.hpp"
+#include "pgwarden/wire/codec.hpp"
 
 namespace pgw::cli {
 
@@ -107,6 +108,13 @@ int run_proxy(const ProxyFlags& f) {
     observe::validate_forensics(cfg.forensics);
     observe::validate_alerts(cfg.alerts);
     // Certificate files are read now, not at a client's first login.
+    if (cfg.client_tls.sslmode != SslMode::disable) {
+      try {
+        net::make_server_tls_context(cfg.client_tls, wire::kAlpnProtocol);
+      } catch (const std::runtime_error& e) {
+        throw ConfigError(fmt::format("{}: proxy: {}", cfg.source, e.what()));
+      }
+    }
     for (const auto& [name, db] : cfg.databases) {
       const ServerTls tls = db.tls.apply_to(cfg.server_tls);
       if (tls.sslmode == SslMode::disable) continue;

@@ -26,6 +26,8 @@ const char* to_string(ClientAuth a) {
       return "md5";
     case ClientAuth::scram_sha_256:
       return "scram-sha-256";
+    case ClientAuth::cert:
+      return "cert";
   }
   return "?";
 }
@@ -103,6 +105,24 @@ ServerTlsOverrides read_server_tls(TableReader& r, const TlsKeyNames& k) {
   return t;
 }
 
+void read_client_tls(TableReader& r, ClientTls& t) {
+  std::optional<SslMode> mode;
+  r.read("client_tls_sslmode", mode);
+  if (mode) t.sslmode = *mode;
+  r.read("client_tls_cert_file", t.cert_file);
+  r.read("client_tls_key_file", t.key_file);
+  r.read("client_tls_ca_file", t.ca_file);
+  if (auto* n = r.get("client_tls_protocols")) {
+    t.protocols = n->value<std::string>().value_or("");
+    if (!parse_tls_protocols(t.protocols))
+      r.fail(*n,
+             "'proxy.client_tls_protocols' must list tlsv1.2 and/or tlsv1.3 (comma-separated), "
+             "or be \"secure\" or \"all\"");
+  }
+  r.read("client_tls_ciphers", t.ciphers);
+  r.read("client_tls13_ciphers", t.tls13_ciphers);
+}
+
 }  // namespace
 
 ProxyConfig parse_config(std::string_view text, const std::string& source_name) {
@@ -157,6 +177,7 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     cfg.client_buffer_size = static_cast<uint32_t>(client_buffer);
     r.read("transaction_session_state", cfg.transaction_session_state);
     cfg.server_tls = read_server_tls(r, kProxyTlsKeys).apply_to(cfg.server_tls);
+    read_client_tls(r, cfg.client_tls);
     r.reject_unknown();
   }
   if (auto* t = top.subtable("timeouts")) {
@@ -420,15 +441,33 @@ void validate(const ProxyConfig& cfg) {
           fmt::format("{}: databases.{}.min_pool_size exceeds max_db_connections", src, name));
     (void)size;
   }
-  if (cfg.auth_type != ClientAuth::trust && cfg.users.empty())
+  const ClientTls& ct = cfg.client_tls;
+  if (ct.sslmode != SslMode::disable && (ct.cert_file.empty() || ct.key_file.empty()))
+    throw ConfigError(fmt::format(
+        "{}: proxy.client_tls_sslmode is {} but client_tls_cert_file and client_tls_key_file are "
+        "not both set; pgwarden needs a certificate to offer clients TLS",
+        src, to_string(ct.sslmode)));
+  const bool verifies = ct.sslmode == SslMode::verify_ca || ct.sslmode == SslMode::verify_full;
+  if (verifies && ct.ca_file.empty())
+    throw ConfigError(
+        fmt::format("{}: proxy.client_tls_sslmode is {} but client_tls_ca_file is not set; client "
+                    "certificates cannot be verified without it",
+                    src, to_string(ct.sslmode)));
+  if (cfg.auth_type == ClientAuth::cert && !verifies)
+    throw ConfigError(fmt::format(
+        "{}: auth_type is cert but proxy.client_tls_sslmode is {}; certificate authentication "
+        "needs verify-ca or verify-full",
+        src, to_string(ct.sslmode)));
+  const bool passwordless = cfg.auth_type == ClientAuth::trust || cfg.auth_type == ClientAuth::cert;
+  if (!passwordless && cfg.users.empty())
     throw ConfigError(
         fmt::format("{}: auth_type is {} but no [users] are defined; clients could never log in",
                     src, to_string(cfg.auth_type)));
-  if (cfg.auth_type == ClientAuth::trust && cfg.users.empty() && !cfg.auth_trust_any_user)
+  if (passwordless && cfg.users.empty() && !cfg.auth_trust_any_user)
     throw ConfigError(fmt::format(
-        "{}: auth_type is trust but no [users] are defined; clients could never log in (trust "
+        "{}: auth_type is {} but no [users] are defined; clients could never log in ({} "
         "admits only listed users unless proxy.auth_trust_any_user = true)",
-        src));
+        src, to_string(cfg.auth_type), to_string(cfg.auth_type)));
 }
 
 }  // namespace pgw

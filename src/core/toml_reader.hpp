@@ -222,8 +222,10 @@ class TableReader {
         out = ClientAuth::md5;
       else if (s == "scram-sha-256")
         out = ClientAuth::scram_sha_256;
+      else if (s == "cert")
+        out = ClientAuth::cert;
       else
-        fail(*n, fmt::format("'{}' must be one of trust, cleartext, md5, scram-sha-256",
+        fail(*n, fmt::format("'{}' must be one of trust, cleartext, md5, scram-sha-256, cert",
                              key_name(key)));
     }
   }

@@ -2,6 +2,7 @@
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
@@ -43,10 +44,38 @@ TlsFailure classify(long verify_result, const boost::system::error_code& ec) {
   }
   if (ec.category() == asio::error::get_ssl_category()) {
     const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
-    if (reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION ||
-        reason == SSL_R_NO_PROTOCOLS_AVAILABLE || reason == SSL_R_WRONG_VERSION_NUMBER)
-      return failure("protocol", "no TLS version both sides accept: " + openssl);
+    auto refused = [&](const char* what, const char* why) {
+      TlsFailure f{what,
+                   std::string("the peer refused the handshake: ") + why + " (" + openssl + ")"};
+      f.peer_alert = true;
+      return f;
+    };
+    switch (reason) {
+      case SSL_R_UNSUPPORTED_PROTOCOL:
+      case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+      case SSL_R_NO_PROTOCOLS_AVAILABLE:
+      case SSL_R_WRONG_VERSION_NUMBER:
+      case SSL_R_NO_SHARED_CIPHER:
+        return failure("protocol", "no TLS version or cipher both sides accept: " + openssl);
+      case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+        return failure("cert_missing", "the peer presented no certificate, and one is required");
+      case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+        return refused("unknown_ca", "it does not trust the certificate authority");
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+        return refused("cert_expired", "it found the certificate expired");
+      case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+      case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+        return refused("verify_failed", "it could not verify the certificate");
+      case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
+      case SSL_R_NO_APPLICATION_PROTOCOL:
+        return failure("alpn", "the peer offered no ALPN protocol this side speaks: " + openssl);
+      default:
+        break;
+    }
   }
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+      ec == asio::error::connection_reset)
+    return failure("handshake_failed", "the peer closed the connection during the TLS handshake");
   return failure("handshake_failed", openssl);
 }
 
@@ -92,6 +121,69 @@ asio::awaitable<void> Stream::handshake_client(std::shared_ptr<ssl::context> ctx
   tls_ = std::move(tls);
 }
 
+asio::awaitable<void> Stream::handshake_server(std::shared_ptr<ssl::context> ctx,
+                                               TlsVerify verify) {
+  ctx_ = std::move(ctx);
+  auto tls = std::make_unique<ssl::stream<asio::ip::tcp::socket&>>(sock_, *ctx_);
+  if (verify == TlsVerify::none)
+    tls->set_verify_mode(ssl::verify_none);
+  else
+    tls->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  boost::system::error_code ec;
+  co_await tls->async_handshake(ssl::stream_base::server,
+                                asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    const long verify_result =
+        verify == TlsVerify::none ? X509_V_OK : SSL_get_verify_result(tls->native_handle());
+    throw TlsHandshakeError(classify(verify_result, ec));
+  }
+  tls_ = std::move(tls);
+}
+
+asio::awaitable<void> Stream::close_notify(std::chrono::milliseconds bound) {
+  if (!tls_) co_return;
+  // Only sends: marked as received already, the peer's close_notify is not
+  // awaited (asio would read for it, beside a read another coroutine may
+  // have pending). Bounded, since a peer that does not read blocks the write.
+  SSL_set_shutdown(tls_->native_handle(), SSL_RECEIVED_SHUTDOWN);
+  asio::steady_timer timer(sock_.get_executor());
+  timer.expires_after(bound);
+  timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    boost::system::error_code ignored;
+    sock_.cancel(ignored);
+  });
+  boost::system::error_code ec;
+  co_await tls_->async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  timer.cancel();
+}
+
+std::string Stream::alpn() const {
+  if (!tls_) return "";
+  const unsigned char* data = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(tls_->native_handle(), &data, &len);
+  return data ? std::string(reinterpret_cast<const char*>(data), len) : "";
+}
+
+std::string Stream::peer_common_name() const {
+  if (!tls_) return "";
+  X509* cert = SSL_get1_peer_certificate(tls_->native_handle());
+  if (!cert) return "";
+  std::string out;
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  const int idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (idx >= 0) {
+    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx));
+    out.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+               static_cast<size_t>(ASN1_STRING_length(value)));
+    // A common name with a NUL in it could pass for a shorter one.
+    if (out.find('\0') != std::string::npos) out.clear();
+  }
+  X509_free(cert);
+  return out;
+}
+
 std::string Stream::tls_version() const {
   return tls_ ? SSL_get_version(tls_->native_handle()) : "";
 }
@@ -122,31 +214,6 @@ std::string Stream::server_end_point() const {
     out.assign(reinterpret_cast<const char*>(buf), len);
   X509_free(cert);
   return out;
-}
-
-std::shared_ptr<ssl::context> make_client_tls_context(const std::string& root_cert,
-                                                      const std::string& cert_file,
-                                                      const std::string& key_file) {
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  auto load = [&](const char* what, const std::string& file, auto&& fn) {
-    boost::system::error_code ec;
-    fn(ec);
-    if (ec)
-      throw std::runtime_error(fmt::format("cannot load {} \"{}\": {}", what, file, ec.message()));
-  };
-  if (root_cert == "system") {
-    load("the system's trusted certificates", root_cert,
-         [&](auto& ec) { ctx->set_default_verify_paths(ec); });
-  } else if (!root_cert.empty()) {
-    load("sslrootcert", root_cert, [&](auto& ec) { ctx->load_verify_file(root_cert, ec); });
-  }
-  if (!cert_file.empty())
-    load("sslcert", cert_file, [&](auto& ec) { ctx->use_certificate_chain_file(cert_file, ec); });
-  if (!key_file.empty())
-    load("sslkey", key_file,
-         [&](auto& ec) { ctx->use_private_key_file(key_file, ssl::context::pem, ec); });
-  return ctx;
 }
 
 }  // namespace pgw::net

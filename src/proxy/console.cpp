@@ -226,7 +226,7 @@ std::string Console::show_clients() {
                     lport, pg_time(c.connected_at), pg_time(c.last_request),
                     num(wait_us / 1'000'000), num(wait_us % 1'000'000), "0", ptr(c.id),
                     c.server_id ? std::optional<std::string>(ptr(c.server_id)) : std::string(), "0",
-                    "", c.application_name});
+                    c.tls, c.application_name});
   }
   return result_set(connection_columns(), rows, "SHOW");
 }

@@ -6,7 +6,8 @@ namespace pgw::proxy {
 
 std::optional<LoginRefusal> login_refusal(const ProxyConfig& cfg, const std::string& user,
                                           const std::string& database) {
-  const bool trust = cfg.auth_type == ClientAuth::trust;
+  // Certificate authentication, like trust, needs no password on file.
+  const bool trust = cfg.auth_type == ClientAuth::trust || cfg.auth_type == ClientAuth::cert;
   auto u = cfg.users.find(user);
   if (u == cfg.users.end()) {
     if (!trust)
@@ -15,9 +16,9 @@ std::optional<LoginRefusal> login_refusal(const ProxyConfig& cfg, const std::str
     if (!cfg.auth_trust_any_user)
       return LoginRefusal{
           "unknown_user",
-          fmt::format("user \"{}\" is not in [users] or auth_file, and auth_type = trust admits "
+          fmt::format("user \"{}\" is not in [users] or auth_file, and auth_type = {} admits "
                       "only listed users (proxy.auth_trust_any_user = false)",
-                      user)};
+                      user, to_string(cfg.auth_type))};
   } else if (!trust && u->second.password.empty() && !cfg.auth_allow_empty_password) {
     return LoginRefusal{"empty_password", fmt::format("user \"{}\" has an empty password and "
                                                       "proxy.auth_allow_empty_password is false",

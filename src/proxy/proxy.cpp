@@ -25,7 +25,12 @@ Proxy::Proxy(ProxyConfig cfg, observe::EventBus& bus, observe::Registry& metrics
       errors_(metrics.counter("pgwarden_errors_total",
                               "ErrorResponses clients received, by SQLSTATE and by who raised it",
                               {"sqlstate", "source"})),
+      client_tls_handshakes_(metrics.counter(
+          "pgwarden_client_tls_handshakes_total",
+          "TLS handshakes with clients, by result (ok or the failure's reason)", {"result"})),
       pools_(cfg_, bus_, metrics_, ioc_.get_executor()) {
+  if (cfg_.client_tls.sslmode != SslMode::disable)
+    client_tls_ctx_ = net::make_server_tls_context(cfg_.client_tls, wire::kAlpnProtocol);
   auto r = wire::random_bytes(4);
   // Client-visible backend pids: a random start keeps two proxies apart.
   next_key_pid_ = (wire::read_u32(r.data()) & 0x3fffffff) | 1;
@@ -343,8 +348,24 @@ std::string Proxy::reload() {
     ProxyConfig fresh = load_config_file(config_path_);
     if (overrides_) overrides_(fresh);
     validate(fresh);
-    pools_.reload_tls(fresh);  // first: all or nothing, before anything changes
+    // Certificates first, all or nothing, before anything changes. The
+    // client_tls_sslmode itself stays as started (a restart changes it).
+    std::shared_ptr<asio::ssl::context> client_ctx;
+    if (cfg_.client_tls.sslmode != SslMode::disable) {
+      ClientTls files = fresh.client_tls;
+      files.sslmode = cfg_.client_tls.sslmode;
+      try {
+        client_ctx = net::make_server_tls_context(files, wire::kAlpnProtocol);
+      } catch (const std::runtime_error& e) {
+        throw ConfigError(fmt::format("proxy: {}", e.what()));
+      }
+    }
+    pools_.reload_tls(fresh);
     pools_.apply_sizes(fresh);
+    if (client_ctx) {
+      std::lock_guard lock(client_tls_mu_);
+      client_tls_ctx_ = std::move(client_ctx);
+    }
   } catch (const ConfigError& e) {
     return fmt::format("pgwarden: RELOAD failed, configuration unchanged: {}", e.what());
   }
@@ -354,6 +375,15 @@ std::string Proxy::reload() {
   bus_.publish(ev);
   spdlog::info("reloaded pool sizes and TLS certificates from {}", config_path_);
   return {};
+}
+
+std::shared_ptr<asio::ssl::context> Proxy::client_tls_context() const {
+  std::lock_guard lock(client_tls_mu_);
+  return client_tls_ctx_;
+}
+
+void Proxy::count_client_tls_handshake(const std::string& result) {
+  client_tls_handshakes_.with({result}).inc();
 }
 
 size_t Proxy::session_count() const {

@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fmt/format.h>
@@ -68,6 +69,7 @@ ClientInfo Session::info() const {
   i.peer = peer_;
   i.local = local_;
   i.state = state_.load(std::memory_order_acquire);
+  if (i.state != ClientState::authenticating) i.tls = tls_;
   if (i.state != ClientState::authenticating) {
     i.database = database_;
     i.user = user_;
@@ -120,9 +122,10 @@ asio::awaitable<void> Session::close_client_after_flush() {
     co_await client_out_.flushed(std::chrono::milliseconds(2000));
   } catch (...) {
   }
+  if (!client_out_.busy()) co_await client_.close_notify(std::chrono::milliseconds(250));
   boost::system::error_code ec;
-  client_.shutdown(tcp::socket::shutdown_both, ec);
-  client_.close(ec);
+  client_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  client_.socket().close(ec);
 }
 
 observe::ConnectionEvent Session::client_event(std::string event) const {
@@ -134,6 +137,7 @@ observe::ConnectionEvent Session::client_event(std::string event) const {
   ev.database = database_;
   ev.user = user_;
   ev.application_name = app_name_;
+  ev.tls = tls_;
   if (pool_) ev.pool = pool_->settings().key();
   ev.state = to_string(state_.load());
   return ev;
@@ -159,17 +163,19 @@ void Session::emit_client_event(const char* event) {
 
 asio::awaitable<void> Session::run() {
   auto self = shared_from_this();
-  peer_ = net::peer_name(client_.native_handle());
+  tcp::socket& sock = client_.socket();
+  peer_ = net::peer_name(sock.native_handle());
   boost::system::error_code local_ec;
-  if (auto local = client_.local_endpoint(local_ec); !local_ec)
+  if (auto local = sock.local_endpoint(local_ec); !local_ec)
     local_ = fmt::format("{}:{}", local.address().to_string(), local.port());
-  net::apply_tcp_options(client_.native_handle(), proxy_.config().keepalive);
+  net::apply_tcp_options(sock.native_handle(), proxy_.config().keepalive);
   key_pid_ = proxy_.register_session(self);
   try {
     if (co_await login()) co_await client_loop();
   } catch (const boost::system::system_error& e) {
     const auto code = e.code();
-    if (code == asio::error::eof) {
+    if (code == asio::error::eof || code == asio::ssl::error::stream_truncated) {
+      // (A TLS client that closes without close_notify has left all the same.)
       end_with("client_eof", "client");
     } else if (code == asio::error::operation_aborted || code == asio::error::bad_descriptor) {
       end_with("proxy_closed", "proxy");
@@ -208,7 +214,7 @@ asio::awaitable<void> Session::finish() {
     hand_back_after_departure(std::move(s));
   }
   boost::system::error_code ec;
-  client_.close(ec);
+  client_.socket().close(ec);
   proxy_.unregister_session(key_pid_);
   if (counted_login_) proxy_.logged_in_counter().fetch_sub(1);
   emit_client_event("client.close");

@@ -79,27 +79,52 @@ void Session::refuse_request(const std::string& sqlstate, const std::string& mes
 asio::awaitable<void> Session::watch_client_while_waiting(
     std::shared_ptr<Session> self, std::shared_ptr<ClientWatch> watch,
     std::shared_ptr<pool::WaitAbandon> abandon) {
-  (void)self;  // keeps the session alive while the watch runs
+  (void)self;    // keeps the session alive while the watch runs
+  struct Exit {  // tells acquire_server the watch is over, however it ends
+    ClientWatch& w;
+    ~Exit() {
+      w.exited = true;
+      w.exit.cancel();
+    }
+  } on_exit{*watch};
   const size_t cap = proxy_.config().max_packet_size;
+  char buf[4096];
   while (!watch->done) {
     boost::system::error_code ec;
-    co_await client_.async_wait(
-        tcp::socket::wait_read,
-        asio::bind_cancellation_slot(watch->stop.slot(), asio::redirect_error(use_awaitable, ec)));
-    if (watch->done) co_return;
-    bool gone = static_cast<bool>(ec);
-    if (!gone) {
-      // Pipelined input is kept for the client loop; only end-of-stream or an
-      // error means the client left.
-      char buf[4096];
-      const ssize_t n = ::recv(client_.native_handle(), buf, sizeof buf, MSG_DONTWAIT);
+    bool gone = false;
+    if (client_.tls()) {
+      // Through TLS, bytes are records, not input: they are read through the
+      // stream. A read is cancelled when the wait ends; whatever it returned
+      // is kept, and acquire_server waits for it before the client loop reads.
+      const size_t n = co_await client_.async_read_some(
+          asio::buffer(buf), asio::bind_cancellation_slot(watch->stop.slot(),
+                                                          asio::redirect_error(use_awaitable, ec)));
+      early_input_.append(buf, n);
+      bytes_in_ += n;
       if (n > 0) {
-        early_input_.append(buf, static_cast<size_t>(n));
-        bytes_in_ += static_cast<uint64_t>(n);
         if (early_input_.size() > cap) co_return;  // enough held: stop watching
         continue;
       }
-      gone = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+      if (watch->done) co_return;
+      gone = true;
+    } else {
+      co_await client_.socket().async_wait(
+          tcp::socket::wait_read, asio::bind_cancellation_slot(
+                                      watch->stop.slot(), asio::redirect_error(use_awaitable, ec)));
+      if (watch->done) co_return;
+      gone = static_cast<bool>(ec);
+      if (!gone) {
+        // Pipelined input is kept for the client loop; only end-of-stream or
+        // an error means the client left.
+        const ssize_t n = ::recv(client_.socket().native_handle(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+          early_input_.append(buf, static_cast<size_t>(n));
+          bytes_in_ += static_cast<uint64_t>(n);
+          if (early_input_.size() > cap) co_return;  // enough held: stop watching
+          continue;
+        }
+        gone = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+      }
     }
     if (gone) {
       abandon->abandon();
@@ -117,7 +142,7 @@ asio::awaitable<pool::ServerPtr> Session::acquire_server() {
   // While it waits the client is not being read: watch its socket so that a
   // client that leaves is taken out of the queue and nothing it sent runs.
   auto abandon = std::make_shared<pool::WaitAbandon>();
-  auto watch = std::make_shared<ClientWatch>();
+  auto watch = std::make_shared<ClientWatch>(strand_);
   asio::co_spawn(strand_, watch_client_while_waiting(shared_from_this(), watch, abandon),
                  asio::detached);
   try {
@@ -127,6 +152,12 @@ asio::awaitable<pool::ServerPtr> Session::acquire_server() {
   }
   watch->done = true;
   watch->stop.emit(asio::cancellation_type::all);
+  if (client_.tls() && !watch->exited) {
+    // A TLS read it started may still deliver bytes: they go before anything
+    // the client loop reads next. (In plaintext it only peeks.)
+    boost::system::error_code ec;
+    co_await watch->exit.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
   if (s && abandon->abandoned()) {
     // Left after the link was granted but before anything was written to it.
     pool_->release(std::move(s));
@@ -189,7 +220,7 @@ asio::awaitable<bool> Session::attach_server(std::string& to_server) {
   reader_ = std::make_shared<ReaderControl>(strand_);
   // Both readers write to the server (the client's requests; the proxy's own
   // settings probe), so writes are serialised, in the order they are recorded.
-  server_out_ = std::make_shared<ServerOutbox>(s->stream);
+  server_out_ = std::make_shared<Outbox>(s->stream);
   asio::co_spawn(strand_, server_reader(shared_from_this(), s, reader_, server_out_),
                  asio::detached);
   set_state(ClientState::active);
@@ -614,7 +645,7 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
 
 asio::awaitable<void> Session::server_reader(std::shared_ptr<Session> self, pool::ServerPtr s,
                                              std::shared_ptr<ReaderControl> ctl,
-                                             std::shared_ptr<ServerOutbox> to_server) {
+                                             std::shared_ptr<Outbox> to_server) {
   // `self` keeps the session alive for as long as its reader runs: a reader
   // still writing to a slow client may outlive the session's own coroutine.
   (void)self;

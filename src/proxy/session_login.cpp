@@ -37,6 +37,7 @@ std::string startup_database(const wire::StartupPacket& pkt) {
 
 asio::awaitable<bool> Session::read_startup(wire::StartupPacket& pkt) {
   char buf[4096];
+  if (!co_await accept_direct_tls()) co_return false;
   for (;;) {
     pkt = {};
     auto r = wire::parse_startup(cbuf_, pkt);
@@ -54,9 +55,12 @@ asio::awaitable<bool> Session::read_startup(wire::StartupPacket& pkt) {
       co_return false;
     }
     cbuf_.erase(0, r.consumed);
-    if (pkt.kind == wire::StartupKind::ssl_request || pkt.kind == wire::StartupKind::gss_request) {
-      // No TLS or GSS encryption towards clients yet: 'N' tells the client to
-      // go on in plaintext (or give up, if it requires encryption).
+    if (pkt.kind == wire::StartupKind::ssl_request) {
+      if (!co_await answer_ssl_request()) co_return false;
+      continue;
+    }
+    if (pkt.kind == wire::StartupKind::gss_request) {
+      // No GSS encryption: 'N' tells the client to try TLS or plaintext.
       co_await client_out_.send("N");
       continue;
     }
@@ -125,8 +129,10 @@ asio::awaitable<bool> Session::authenticate() {
   auto user_it = cfg.users.find(user_);
   const std::string* stored =
       !refusal && user_it != cfg.users.end() ? &user_it->second.password : nullptr;
+  if (!co_await check_client_certificate()) co_return false;
   switch (cfg.auth_type) {
     case ClientAuth::trust:
+    case ClientAuth::cert:  // the certificate's name was checked above
       if (refusal) co_return co_await fail();
       break;
     case ClientAuth::cleartext: {
@@ -239,7 +245,7 @@ asio::awaitable<bool> Session::login() {
     grace.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec) return;
       boost::system::error_code ignored;
-      self->client_.cancel(ignored);
+      self->client_.socket().cancel(ignored);
     });
     bool got = false;
     try {
@@ -274,7 +280,18 @@ asio::awaitable<bool> Session::login() {
     if (!got) co_return false;
   }
   if (pkt.kind == wire::StartupKind::cancel) {
-    co_await handle_cancel_request(pkt);
+    co_await handle_cancel_request(pkt);  // in plaintext too, as libpq sends them
+    co_return false;
+  }
+  if (plaintext_refused()) {
+    if (const std::string* user = pkt.param("user")) user_ = *user;
+    database_ = startup_database(pkt);
+    co_await send_fatal_and_close(
+        sqlstate::kInvalidAuthorization,
+        fmt::format("pgwarden accepts only TLS connections (client_tls_sslmode = {}); connect "
+                    "with sslmode=require or stricter",
+                    to_string(proxy_.config().client_tls.sslmode)),
+        "client_tls_required");
     co_return false;
   }
   if (proxy_.draining()) {

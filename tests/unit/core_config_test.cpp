@@ -185,6 +185,72 @@ require_auth = "md5,scram-sha-256"
             "or require, not \"yes\"");
 }
 
+TEST(Config, ClientTlsKeysAndTheirErrors) {
+  auto cfg = parse_config(R"(
+[proxy]
+client_tls_sslmode = "verify-full"
+client_tls_cert_file = "/etc/s.crt"
+client_tls_key_file = "/etc/s.key"
+client_tls_ca_file = "/etc/ca.crt"
+client_tls_protocols = "tlsv1.3"
+client_tls13_ciphers = "TLS_AES_256_GCM_SHA384"
+auth_type = "cert"
+[databases.a]
+)",
+                          "tls.toml");
+  EXPECT_EQ(cfg.client_tls.sslmode, SslMode::verify_full);
+  EXPECT_EQ(cfg.client_tls.ca_file, "/etc/ca.crt");
+  EXPECT_EQ(cfg.client_tls.tls13_ciphers, "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(cfg.auth_type, ClientAuth::cert);
+  EXPECT_EQ(ProxyConfig{}.client_tls.sslmode, SslMode::disable);
+  EXPECT_EQ(error_of("[proxy]\nclient_tls_protocols = \"tlsv1.1\"\n"),
+            "bad.toml:2:24: 'proxy.client_tls_protocols' must list tlsv1.2 and/or tlsv1.3 "
+            "(comma-separated), or be \"secure\" or \"all\"");
+  EXPECT_EQ(error_of("[proxy]\nclient_tls_sslmode = \"on\"\n"),
+            "bad.toml:2:22: 'proxy.client_tls_sslmode' must be one of disable, allow, prefer, "
+            "require, verify-ca, verify-full");
+}
+
+TEST(Config, TlsProtocolLists) {
+  auto range = [](std::string_view text) {
+    auto r = parse_tls_protocols(text);
+    return r ? std::pair(r->min, r->max) : std::pair(-1, -1);
+  };
+  EXPECT_EQ(range("secure"), std::pair(0x0303, 0x0304));
+  EXPECT_EQ(range("all"), std::pair(0x0303, 0x0304));
+  EXPECT_EQ(range("tlsv1.3"), std::pair(0x0304, 0x0304));
+  EXPECT_EQ(range(" tlsv1.3 , tlsv1.2"), std::pair(0x0303, 0x0304));
+  EXPECT_EQ(range("tlsv1.2,"), std::pair(0x0303, 0x0303));
+  EXPECT_EQ(range(""), std::pair(-1, -1));
+  EXPECT_EQ(range("tlsv1.0"), std::pair(-1, -1));
+  EXPECT_EQ(range("tlsv1.2,sslv3"), std::pair(-1, -1));
+}
+
+TEST(Config, ClientTlsNeedsItsFiles) {
+  auto invalid = [](const std::string& proxy_keys) {
+    ProxyConfig cfg = parse_config(
+        "[proxy]\n" + proxy_keys + "\n[databases.a]\n[users.u]\npassword = \"p\"\n", "v.toml");
+    try {
+      validate(cfg);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("valid");
+  };
+  EXPECT_EQ(invalid("client_tls_sslmode = \"prefer\""),
+            "v.toml: proxy.client_tls_sslmode is prefer but client_tls_cert_file and "
+            "client_tls_key_file are not both set; pgwarden needs a certificate to offer clients "
+            "TLS");
+  const std::string files = "client_tls_cert_file = \"c\"\nclient_tls_key_file = \"k\"\n";
+  EXPECT_EQ(invalid(files + "client_tls_sslmode = \"require\""), "valid");
+  EXPECT_NE(
+      invalid(files + "client_tls_sslmode = \"verify-ca\"").find("client_tls_ca_file is not set"),
+      std::string::npos);
+  EXPECT_NE(invalid(files + "client_tls_sslmode = \"require\"\nauth_type = \"cert\"")
+                .find("auth_type is cert but proxy.client_tls_sslmode is require"),
+            std::string::npos);
+}
+
 TEST(Config, AuthFileInPgBouncerFormat) {
   char dir[] = "/tmp/pgwarden-authfile-XXXXXX";
   ASSERT_TRUE(mkdtemp(dir));

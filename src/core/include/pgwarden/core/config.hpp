@@ -14,7 +14,9 @@
 namespace pgw {
 
 enum class PoolMode { session, transaction };
-enum class ClientAuth { trust, cleartext, md5, scram_sha_256 };
+// cert: a client certificate verified against client_tls_ca_file whose
+// common name is the user name; no password.
+enum class ClientAuth { trust, cleartext, md5, scram_sha_256, cert };
 // Transaction mode: what to do with session state pgwarden cannot carry from
 // one server connection to the next (LISTEN, temporary tables, ...).
 enum class SessionStatePolicy { pin, refuse };
@@ -54,6 +56,24 @@ std::vector<std::string> split_auth_methods(std::string_view text);
 // Checks one require_auth list / channel_binding value; "" when valid, else why not.
 std::string check_require_auth(const std::vector<std::string>& methods);
 std::string check_channel_binding(std::string_view value);
+
+// TLS towards clients: PgBouncer's client_tls_* keys. sslmode: disable (an
+// SSLRequest is answered 'N'), allow/prefer (TLS when the client asks),
+// require (plaintext logins refused), verify-ca (and a client certificate
+// signed by ca_file), verify-full (and its common name is the user name).
+struct ClientTls {
+  SslMode sslmode = SslMode::disable;
+  std::string cert_file, key_file, ca_file;
+  std::string protocols = "secure";       // tlsv1.2,tlsv1.3; "secure" = both; "all"
+  std::string ciphers = "default";        // TLS 1.2 cipher list, OpenSSL syntax
+  std::string tls13_ciphers = "default";  // TLS 1.3 cipher suites, OpenSSL syntax
+};
+// The TLS versions a protocols list admits, as 0x0303-style numbers (TLS 1.2
+// = 0x0303), lowest and highest; nullopt names nothing known.
+struct TlsVersionRange {
+  int min = 0, max = 0;
+};
+std::optional<TlsVersionRange> parse_tls_protocols(std::string_view text);
 
 struct HostPort {
   std::string host;
@@ -189,6 +209,7 @@ struct ProxyConfig {
   int min_pool_size = 0;
   int reserve_pool_size = 0;
   ClientAuth auth_type = ClientAuth::scram_sha_256;
+  ClientTls client_tls;  // client_tls_* keys
   ServerTls server_tls;  // server_tls_* keys (PgBouncer's names) and [databases.X] ssl* keys
   // A user whose configured password is empty (or missing) cannot log in with
   // a password method unless this is set.

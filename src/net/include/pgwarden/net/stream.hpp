@@ -10,8 +10,11 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
+
+#include "pgwarden/core/config.hpp"
 
 namespace pgw::net {
 
@@ -28,7 +31,8 @@ enum class TlsVerify {
 // ("server_tls_" + reason, docs/events.md).
 struct TlsFailure {
   std::string reason;  // cert_expired, unknown_ca, hostname_mismatch, protocol, handshake_failed...
-  std::string message;  // OpenSSL's words, with the verify result when there is one
+  std::string message;      // OpenSSL's words, with the verify result when there is one
+  bool peer_alert = false;  // the peer refused (it sent the alert), not this side's checks
 };
 
 class Stream {
@@ -36,6 +40,7 @@ class Stream {
   using executor_type = asio::ip::tcp::socket::executor_type;
 
   explicit Stream(asio::any_io_executor ex) : sock_(std::move(ex)) {}
+  explicit Stream(asio::ip::tcp::socket sock) : sock_(std::move(sock)) {}
 
   executor_type get_executor() { return sock_.get_executor(); }
   asio::ip::tcp::socket& socket() { return sock_; }
@@ -71,7 +76,20 @@ class Stream {
   asio::awaitable<void> handshake_client(std::shared_ptr<asio::ssl::context> ctx,
                                          const std::string& host, TlsVerify verify, bool sni);
 
+  // TLS server handshake (pgwarden towards a client). With TlsVerify::ca or
+  // full the client must present a certificate `ctx` trusts (the common name
+  // is the caller's to check). Throws TlsHandshakeError.
+  asio::awaitable<void> handshake_server(std::shared_ptr<asio::ssl::context> ctx, TlsVerify verify);
+  // Sends TLS close_notify (taking at most `bound`) without waiting for the
+  // peer's; nothing without TLS. Before a close, so the peer reads a clean
+  // end of stream. No other write may be under way.
+  asio::awaitable<void> close_notify(std::chrono::milliseconds bound);
+
   bool tls() const { return static_cast<bool>(tls_); }
+  // The ALPN protocol agreed in the handshake; "" when none.
+  std::string alpn() const;
+  // The common name of the peer's verified certificate; "" when none.
+  std::string peer_common_name() const;
   std::string tls_version() const;  // "TLSv1.3"; "" without TLS
   std::string tls_cipher() const;   // "TLS_AES_256_GCM_SHA384"; "" without TLS
   // "TLSv1.3/TLS_AES_256_GCM_SHA384", as PgBouncer's SHOW SERVERS writes it; "" without TLS.
@@ -97,5 +115,12 @@ struct TlsHandshakeError : std::runtime_error {
 std::shared_ptr<asio::ssl::context> make_client_tls_context(const std::string& root_cert,
                                                             const std::string& cert_file,
                                                             const std::string& key_file);
+
+// A TLS server context for clients' connections, from the client_tls_* keys:
+// certificate and key, trusted CAs for client certificates, protocol range
+// and ciphers. A client offering ALPN must offer `alpn` (refused otherwise,
+// as PostgreSQL 17 does). Throws std::runtime_error naming the key or file.
+std::shared_ptr<asio::ssl::context> make_server_tls_context(const ClientTls& tls,
+                                                            const std::string& alpn);
 
 }  // namespace pgw::net

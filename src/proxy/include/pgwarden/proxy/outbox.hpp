@@ -23,11 +23,10 @@
 
 namespace pgw::proxy {
 
-// `Stream`: a TCP socket (clients) or a net::Stream (server links, maybe TLS).
-template <class Stream>
-class BasicOutbox {
+// One per connection, client or server link (either may carry TLS).
+class Outbox {
  public:
-  explicit BasicOutbox(Stream& sock) : sock_(sock) {}
+  explicit Outbox(net::Stream& sock) : sock_(sock) {}
 
   // Queues `data`. Returns once it is written (when this call drains) or once
   // the queue is back under the limit (when another call drains). Throws the
@@ -95,7 +94,7 @@ class BasicOutbox {
     for (auto* t : waiters_) t->cancel();
   }
 
-  Stream& sock_;
+  net::Stream& sock_;
   std::string pending_, writing_;
   bool busy_ = false;
   size_t limit_ = 0;
@@ -103,8 +102,5 @@ class BasicOutbox {
   observe::Counter* sent_ = nullptr;
   std::vector<boost::asio::steady_timer*> waiters_;
 };
-
-using Outbox = BasicOutbox<boost::asio::ip::tcp::socket>;
-using ServerOutbox = BasicOutbox<net::Stream>;
 
 }  // namespace pgw::proxy

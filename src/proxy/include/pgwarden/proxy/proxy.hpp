@@ -72,6 +72,11 @@ class Proxy {
 
   // The SCRAM verifier for a user (computed once from a plaintext password).
   std::optional<wire::ScramSecret> scram_secret(const std::string& user);
+  // TLS towards clients (client_tls_*): the context new connections use;
+  // null when client_tls_sslmode = disable. RELOAD swaps it.
+  std::shared_ptr<asio::ssl::context> client_tls_context() const;
+  // pgwarden_client_tls_handshakes_total{result}: "ok" or a failure reason.
+  void count_client_tls_handshake(const std::string& result);
   // A verifier no password matches, with a salt that is stable per user name
   // (wire::ScramSecret::mock), for logins that will be refused.
   wire::ScramSecret scram_mock(const std::string& user) const;
@@ -126,6 +131,9 @@ class Proxy {
   observe::EventBus& bus_;
   observe::Registry& metrics_;
   observe::Family<observe::Counter>& errors_;
+  observe::Family<observe::Counter>& client_tls_handshakes_;
+  mutable std::mutex client_tls_mu_;
+  std::shared_ptr<asio::ssl::context> client_tls_ctx_;
   // Admission state. Declared before ioc_: sessions' coroutines destroyed with
   // the io_context release their slots here.
   mutable std::mutex slots_mu_;

@@ -49,6 +49,7 @@ struct ClientInfo {
   uint64_t id = 0;
   uint32_t key_pid = 0;
   std::string peer, local, database, user, application_name, pool;
+  std::string tls;  // "TLSv1.3/TLS_AES_256_GCM_SHA384"; "" in plaintext
   ClientState state = ClientState::authenticating;
   std::chrono::system_clock::time_point connected_at, last_request, wait_started;
   uint64_t server_id = 0;  // linked server connection, 0 = none
@@ -73,8 +74,11 @@ struct ReaderControl {
 
 // Stops the watch on a waiting client's socket once the wait is over.
 struct ClientWatch {
+  explicit ClientWatch(Strand& st) : exit(st, SteadyClock::time_point::max()) {}
   bool done = false;
   asio::cancellation_signal stop;
+  bool exited = false;
+  asio::steady_timer exit;  // cancelled when the watch coroutine ends
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -103,6 +107,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // ---- login (session_login.cpp)
   asio::awaitable<bool> login();
   asio::awaitable<bool> read_startup(wire::StartupPacket& pkt);
+  // TLS towards the client (client_tls_*): a connection that opens with a TLS
+  // record (PostgreSQL 17's direct TLS), the answer to an SSLRequest, the
+  // handshake, and the refusal of plaintext where TLS is required.
+  asio::awaitable<bool> accept_direct_tls();
+  asio::awaitable<bool> answer_ssl_request();
+  asio::awaitable<bool> start_tls(std::shared_ptr<asio::ssl::context> ctx, bool direct);
+  bool plaintext_refused() const;
+  // The client certificate's checks: verify-full and auth_type = cert.
+  asio::awaitable<bool> check_client_certificate();
   asio::awaitable<bool> authenticate();
   asio::awaitable<bool> read_password_message(std::string& body);
   asio::awaitable<void> handle_cancel_request(const wire::StartupPacket& pkt);
@@ -121,7 +134,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void handle_server_frame(const wire::Frame& f, std::string& to_client, bool& release);
   asio::awaitable<void> server_reader(std::shared_ptr<Session> self, pool::ServerPtr s,
                                       std::shared_ptr<ReaderControl> ctl,
-                                      std::shared_ptr<ServerOutbox> to_server);
+                                      std::shared_ptr<Outbox> to_server);
   void release_server();
   // The pool's part of a release (reset query if configured).
   void return_to_pool(pool::ServerPtr s);
@@ -178,7 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Proxy& proxy_;
   Strand strand_;
-  tcp::socket client_;
+  net::Stream client_;  // TLS once the client asked for it
   Outbox client_out_;
   std::string cbuf_;
   std::string early_input_;  // client bytes read while waiting for a server
@@ -186,6 +199,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint32_t key_pid_ = 0;
   uint32_t cancel_secret_ = 0;
   std::string peer_, local_;
+  std::string tls_;  // the client's TLS version/cipher once it is in TLS
   std::string database_, user_, app_name_;
   ParamMap wanted_;  // lower-case GUC name → value the client expects
   // The client's startup parameters: what RESET brings back on PostgreSQL.
@@ -198,7 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The linked server; its protocol state lives in server_->link.
   pool::ServerPtr server_;
-  std::shared_ptr<ServerOutbox> server_out_;  // writes to server_, from either coroutine
+  std::shared_ptr<Outbox> server_out_;  // writes to server_, from either coroutine
   std::shared_ptr<ReaderControl> reader_;
   // The proxy refused a request in an extended-protocol batch: the client's
   // messages are skipped up to its Sync, as PostgreSQL would after an error.

@@ -39,6 +39,12 @@ FrameStatus next_frame(std::string_view buf, uint32_t max_len, Frame& out);
 inline constexpr uint32_t kProtocol3 = 196608;  // 3.0
 inline constexpr uint32_t kSslRequest = 80877103;
 inline constexpr uint32_t kGssEncRequest = 80877104;
+// The ALPN protocol name PostgreSQL 17 clients offer in their TLS handshake
+// (required for a direct TLS connection, one without SSLRequest).
+inline constexpr const char* kAlpnProtocol = "postgresql";
+// A TLS record starts with this byte (a handshake record); a startup packet's
+// length never does, so it tells a direct TLS connection from the protocol.
+inline constexpr unsigned char kTlsHandshakeRecord = 0x16;
 inline constexpr uint32_t kCancelRequest = 80877102;
 // PostgreSQL's own limit for a startup packet (MAX_STARTUP_PACKET_LENGTH).
 inline constexpr uint32_t kMaxStartupPacket = 10000;
