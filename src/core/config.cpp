@@ -149,6 +149,7 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     r.read("server_check_query", cfg.server_check_query);
     r.read("max_prepared_statements", cfg.max_prepared_statements, 0, 100'000);
     r.read("auth_file", cfg.auth_file);
+    detail::read_auth_query(r, cfg.auth_query);
     int max_packet = static_cast<int>(cfg.max_packet_size);
     r.read("max_packet_size", max_packet, 1024, 1 << 30);
     cfg.max_packet_size = static_cast<uint32_t>(max_packet);
@@ -420,7 +421,7 @@ void validate(const ProxyConfig& cfg) {
           fmt::format("{}: databases.{}.min_pool_size exceeds max_db_connections", src, name));
     (void)size;
   }
-  if (cfg.auth_type != ClientAuth::trust && cfg.users.empty())
+  if (cfg.auth_type != ClientAuth::trust && cfg.users.empty() && cfg.auth_query.user.empty())
     throw ConfigError(
         fmt::format("{}: auth_type is {} but no [users] are defined; clients could never log in",
                     src, to_string(cfg.auth_type)));
