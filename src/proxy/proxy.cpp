@@ -25,7 +25,8 @@ Proxy::Proxy(ProxyConfig cfg, observe::EventBus& bus, observe::Registry& metrics
       errors_(metrics.counter("pgwarden_errors_total",
                               "ErrorResponses clients received, by SQLSTATE and by who raised it",
                               {"sqlstate", "source"})),
-      pools_(cfg_, bus_, metrics_, ioc_.get_executor()) {
+      pools_(cfg_, bus_, metrics_, ioc_.get_executor()),
+      auth_query_(cfg_, pools_, metrics_) {
   auto r = wire::random_bytes(4);
   // Client-visible backend pids: a random start keeps two proxies apart.
   next_key_pid_ = (wire::read_u32(r.data()) & 0x3fffffff) | 1;

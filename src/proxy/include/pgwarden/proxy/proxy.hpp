@@ -18,6 +18,7 @@
 #include "pgwarden/observe/bus.hpp"
 #include "pgwarden/pool/capacity.hpp"
 #include "pgwarden/pool/pool.hpp"
+#include "pgwarden/proxy/auth_query.hpp"
 #include "pgwarden/proxy/statement_registry.hpp"
 #include "pgwarden/wire/auth.hpp"
 
@@ -72,6 +73,8 @@ class Proxy {
 
   // The SCRAM verifier for a user (computed once from a plaintext password).
   std::optional<wire::ScramSecret> scram_secret(const std::string& user);
+  // Secrets of users the config does not list (auth_user/auth_query).
+  AuthQuery& auth_query() { return auth_query_; }
   // A verifier no password matches, with a salt that is stable per user name
   // (wire::ScramSecret::mock), for logins that will be refused.
   wire::ScramSecret scram_mock(const std::string& user) const;
@@ -133,6 +136,7 @@ class Proxy {
   int open_clients_ = 0, unauthenticated_ = 0, refusing_ = 0;
   asio::io_context ioc_;
   pool::PoolManager pools_;
+  AuthQuery auth_query_;
   StatementRegistry statements_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<HostPort> bound_;
