@@ -315,5 +315,101 @@ TEST_F(Credentials, AuthQueryFailuresAreNamed) {
   }
 }
 
+// Every form a secret takes: the password, the stored md5 hash (and its hex),
+// the SCRAM verifier and its StoredKey and ServerKey, and the ClientKey a
+// proof reveals (base64, as anything printing them would).
+std::vector<std::string> secret_forms(const std::string& user, const std::string& password,
+                                      const std::string& stored) {
+  std::vector<std::string> out{password};
+  if (stored.starts_with("md5")) {
+    out.push_back(stored);
+    out.push_back(stored.substr(3));
+  } else if (auto v = wire::ScramSecret::parse(stored)) {
+    out.push_back(stored);
+    out.push_back(wire::base64_encode(v->stored_key));
+    out.push_back(wire::base64_encode(v->server_key));
+    if (auto keys = wire::scram_keys_for_password(*v, password))
+      out.push_back(wire::base64_encode(keys->client_key));
+  }
+  const std::string md5 = wire::md5_hash(user, password);
+  out.push_back(md5.substr(3));
+  return out;
+}
+
+TEST_F(Credentials, NoSecretPrintedOnAnyCredentialPath) {
+  const std::string scram_secret = rolpassword("scrammy"), md5_secret = rolpassword("md5user");
+  auto dir = auth_dir({{"scrammy", scram_secret}, {"md5user", md5_secret}});
+  std::ofstream(dir / "pw") << kFilePw << "\n";
+  ::setenv("PGWARDEN_TEST_ENV_PW", kEnvPw, 1);
+  std::string seen;
+  // Logs in (or fails to); what the client was told is collected too.
+  auto login = [&](const ProxyProcess& px, const std::string& user, const std::string& pw,
+                   bool expect_ok) {
+    auto c = pq_connect(px.conninfo(user, pw, "app"));
+    seen += PQerrorMessage(c.get());
+    if (PQstatus(c.get()) == CONNECTION_OK) {
+      auto r = pq_exec(c.get(), "select current_user");
+      seen += r.message;
+      EXPECT_EQ(r.value, expect_ok ? user : "") << user << ": " << r.message;
+    } else {
+      EXPECT_FALSE(expect_ok) << user << ": " << PQerrorMessage(c.get());
+    }
+  };
+  const std::string common = fmt::format("pool_mode = \"transaction\"\nauth_file = \"{}\"\n",
+                                         (dir / "userlist.txt").string());
+  {
+    // SCRAM towards clients: plaintext in the config, password_env,
+    // password_file, an auth_file SCRAM secret (pass-through), auth_query.
+    const int admin = free_port();
+    ProxyProcess px(
+        fmt::format("{}auth_type = \"scram-sha-256\"\nauth_user = \"lookup\"\n"
+                    "[admin]\nlisten = \"127.0.0.1:{}\"\nadmin_users = [\"plainuser\"]\n{}"
+                    "[users.lookup]\npassword = \"{}\"\n[users.plainuser]\npassword = \"{}\"\n"
+                    "[users.envuser]\npassword_env = \"PGWARDEN_TEST_ENV_PW\"\n"
+                    "[users.fileuser]\npassword_file = \"{}\"\n",
+                    common, admin, database_section(), kLookupPw, kPlainPw, (dir / "pw").string()),
+        {"--log-level", "debug"});
+    for (auto [user, pw] : {std::pair{"plainuser", kPlainPw}, std::pair{"envuser", kEnvPw},
+                            std::pair{"fileuser", kFilePw}, std::pair{"scrammy", kScramPw},
+                            std::pair{"queried", kQueriedPw}}) {
+      login(px, user, pw, true);
+      login(px, user, kWrongPw, false);
+    }
+    login(px, "nobody", kWrongPw, false);
+    seen += operator_views(px, "plainuser", kPlainPw, admin);
+    for (const auto& ev : px.settled_events(1.5)) seen += ev.dump() + "\n";
+    seen += px.stderr_text();
+  }
+  {
+    // md5 towards clients: an auth_file md5 hash towards an md5 server, and
+    // an md5 hash towards a SCRAM server (refused with its cause).
+    const int admin = free_port();
+    ProxyProcess px(fmt::format("{}auth_type = \"md5\"\n[admin]\nlisten = \"127.0.0.1:{}\"\n"
+                                "admin_users = [\"plainuser\"]\n{}"
+                                "[users.plainuser]\npassword = \"{}\"\n",
+                                common, admin, database_section(), kPlainPw),
+                    {"--log-level", "debug"});
+    login(px, "md5user", kMd5Pw, true);
+    login(px, "md5user", kWrongPw, false);
+    seen += operator_views(px, "plainuser", kPlainPw, admin);
+    for (const auto& ev : px.settled_events(1.5)) seen += ev.dump() + "\n";
+    seen += px.stderr_text();
+  }
+  ::unsetenv("PGWARDEN_TEST_ENV_PW");
+  ASSERT_NE(seen.find("password authentication failed"), std::string::npos)
+      << "the bad logins did not happen: " << seen.substr(0, 2000);
+  ASSERT_NE(seen.find("auth_query"), std::string::npos) << "auth_query was not logged at debug";
+  std::vector<std::string> secrets{kWrongPw, kLookupPw};
+  for (auto [user, pw, stored] :
+       {std::tuple{"scrammy", kScramPw, scram_secret}, std::tuple{"md5user", kMd5Pw, md5_secret},
+        std::tuple{"queried", kQueriedPw, rolpassword("queried")},
+        std::tuple{"plainuser", kPlainPw, rolpassword("plainuser")},
+        std::tuple{"envuser", kEnvPw, rolpassword("envuser")},
+        std::tuple{"fileuser", kFilePw, rolpassword("fileuser")}})
+    for (auto& form : secret_forms(user, pw, stored)) secrets.push_back(form);
+  for (const auto& secret : secrets)
+    EXPECT_EQ(seen.find(secret), std::string::npos) << secret << " was printed";
+}
+
 }  // namespace
 }  // namespace pgw::test
