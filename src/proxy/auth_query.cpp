@@ -1,5 +1,7 @@
 #include "pgwarden/proxy/auth_query.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -18,6 +20,9 @@ namespace pgw::proxy {
 namespace asio = boost::asio;
 
 namespace {
+
+constexpr size_t kCacheSweepAt = 1024;
+constexpr size_t kCacheMax = 100'000;
 
 // What the client is told: what failed, never a secret.
 ProxyError failed(const std::string& user, const std::string& sqlstate, const std::string& what) {
@@ -38,8 +43,9 @@ AuthQuery::AuthQuery(const ProxyConfig& cfg, pool::PoolManager& pools, observe::
                                {"result"})),
       hits_(metrics
                 .counter("pgwarden_auth_query_cache_hits_total",
-                         "auth_query lookups answered from the cache (within auth_query_cache_ttl "
-                         "or auth_query_negative_cache_ttl)")
+                         "auth_query lookups answered without a query of their own: from the cache "
+                         "(within auth_query_cache_ttl or auth_query_negative_cache_ttl), or by "
+                         "the same user's lookup already under way")
                 .with({})) {}
 
 asio::awaitable<std::optional<std::string>> AuthQuery::lookup(const std::string& user,
@@ -71,6 +77,9 @@ asio::awaitable<std::optional<std::string>> AuthQuery::lookup(const std::string&
   ps.tls = d.tls.apply_to(cfg_.server_tls);
   const auto key =
       std::make_pair(fmt::format("{}:{}/{}", ps.host, ps.port, ps.server_dbname), user);
+  const auto ex = co_await asio::this_coro::executor;
+  std::shared_ptr<Flight> flight, joined;
+  std::shared_ptr<asio::steady_timer> wake;
   {
     std::lock_guard lock(mu_);
     if (auto it = cache_.find(key); it != cache_.end()) {
@@ -80,23 +89,52 @@ asio::awaitable<std::optional<std::string>> AuthQuery::lookup(const std::string&
       }
       cache_.erase(it);
     }
+    if (auto it = flights_.find(key); it != flights_.end()) {
+      // The same user is being looked up already: wait for that answer
+      // instead of opening another server connection.
+      joined = it->second;
+      wake = std::make_shared<asio::steady_timer>(ex);
+      wake->expires_at(asio::steady_timer::time_point::max());
+      joined->waiters.emplace_back(wake->get_executor(), wake);
+    } else {
+      flight = std::make_shared<Flight>();
+      flights_[key] = flight;
+    }
   }
-  std::optional<std::string> secret;
+  if (joined) {
+    boost::system::error_code ec;
+    co_await wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    hits_.inc();
+    if (joined->failure) throw *joined->failure;
+    co_return joined->secret;
+  }
   try {
-    secret = co_await ask_server(ps, user);
-  } catch (const ProxyError&) {
-    queries_.with({"failed"}).inc();
-    throw;
+    flight->secret = co_await ask_server(ps, user);
+  } catch (const ProxyError& e) {
+    flight->failure = e;
   }
-  queries_.with({secret ? "found" : "not_found"}).inc();
-  spdlog::debug("auth_query for user \"{}\" on {}: {}", user, key.first,
-                secret ? "a secret" : "no secret (unknown user)");
-  const auto ttl = secret ? aq.cache_ttl : aq.negative_cache_ttl;
-  if (ttl.count() > 0) {
+  queries_.with({flight->failure ? "failed" : flight->secret ? "found" : "not_found"}).inc();
+  if (!flight->failure)
+    spdlog::debug("auth_query for user \"{}\" on {}: {}", user, key.first,
+                  flight->secret ? "a secret" : "no secret (unknown user)");
+  const auto ttl = flight->secret ? aq.cache_ttl : aq.negative_cache_ttl;
+  {
+    const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mu_);
-    cache_[key] = Entry{secret, std::chrono::steady_clock::now() + ttl};
+    flights_.erase(key);
+    // Made-up user names must not grow the cache without bound: expired
+    // entries go once it is large, and a full cache takes no more.
+    if (!flight->failure && ttl.count() > 0) {
+      if (cache_.size() >= kCacheSweepAt)
+        std::erase_if(cache_, [&](const auto& entry) { return entry.second.expires <= now; });
+      if (cache_.size() < kCacheMax) cache_[key] = Entry{flight->secret, now + ttl};
+    }
+    // Waiters read the flight's answer once woken: it no longer changes.
+    for (auto& [executor, timer] : flight->waiters)
+      asio::post(executor, [t = timer] { t->cancel(); });
   }
-  co_return secret;
+  if (flight->failure) throw *flight->failure;
+  co_return flight->secret;
 }
 
 asio::awaitable<std::optional<std::string>> AuthQuery::ask_server(const pool::PoolSettings& ps,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -59,7 +60,13 @@ class Credentials : public ::testing::Test {
         "update public.auth_calls set n = n + 1; "
         "return query select s.usename, s.passwd from pg_shadow s where s.usename = u; end $$;"
         "revoke all on function user_secret(name) from public;"
-        "grant execute on function user_secret(name) to lookup_fn;",
+        "grant execute on function user_secret(name) to lookup_fn;"
+        // The same, slowly: clients arriving meanwhile share its answer.
+        "create function slow_secret(u name) returns table(usename name, passwd text) "
+        "language sql security definer set search_path = pg_catalog as $$ "
+        "select pg_sleep(0.8); select * from public.user_secret(u) $$;"
+        "revoke all on function slow_secret(name) from public;"
+        "grant execute on function slow_secret(name) to lookup_fn;",
         "app");
   }
   static void TearDownTestSuite() { pg_.reset(); }
@@ -268,6 +275,25 @@ TEST_F(Credentials, AuthQueryThroughSecurityDefinerFunctionCachedWithExpiry) {
   std::this_thread::sleep_for(1700ms);
   EXPECT_EQ(who(px, "queried", kQueriedPw).value, "queried");
   EXPECT_EQ(auth_calls(), before + 2) << "the cached answer did not expire";
+}
+
+TEST_F(Credentials, AuthQueryOnceForClientsArrivingTogether) {
+  const int admin = free_port();
+  ProxyProcess px(
+      fmt::format("auth_type = \"scram-sha-256\"\nauth_user = \"lookup_fn\"\n"
+                  "auth_query = \"SELECT usename, passwd FROM public.slow_secret($1)\"\n"
+                  "[admin]\nlisten = \"127.0.0.1:{}\"\n{}[users.lookup_fn]\npassword = \"{}\"\n",
+                  admin, database_section(), kFnPw));
+  const int before = auth_calls();
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i)
+    clients.emplace_back([&] { ok += who(px, "queried", kQueriedPw).value == "queried" ? 1 : 0; });
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), 4);
+  EXPECT_EQ(auth_calls(), before + 1);
+  EXPECT_EQ(sample(admin, "pgwarden_auth_query_total{result=\"found\"}"), 1);
+  EXPECT_EQ(sample(admin, "pgwarden_auth_query_cache_hits_total"), 3);
 }
 
 TEST_F(Credentials, AuthQueryFailuresAreNamed) {
