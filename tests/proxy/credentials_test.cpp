@@ -93,6 +93,15 @@ class Credentials : public ::testing::Test {
     return fmt::format("[databases.app]\nhost = \"127.0.0.1\"\nport = {}\n",
                        port ? port : pg().port());
   }
+  // Looks users up as `auth_user` (its password `pw`); `extra`: more [proxy]
+  // keys; an admin listener on `admin` when set; the database on `port`.
+  std::string auth_query_config(const std::string& auth_user, const std::string& pw,
+                                const std::string& extra = "", int admin = 0, int port = 0) const {
+    return fmt::format(
+        "auth_type = \"scram-sha-256\"\nauth_user = \"{}\"\n{}{}{}[users.{}]\npassword = \"{}\"\n",
+        auth_user, extra, admin ? fmt::format("[admin]\nlisten = \"127.0.0.1:{}\"\n", admin) : "",
+        database_section(port), auth_user, pw);
+  }
   void TearDown() override {
     for (auto& d : dirs_) std::filesystem::remove_all(d);
   }
@@ -231,11 +240,7 @@ double sample(int admin, const std::string& series) {
 
 TEST_F(Credentials, AuthQueryThroughPgShadow) {
   const int admin = free_port();
-  ProxyProcess px(
-      fmt::format("auth_type = \"scram-sha-256\"\nauth_user = \"lookup\"\n"
-                  "[admin]\nlisten = \"127.0.0.1:{}\"\n{}"
-                  "[users.lookup]\npassword = \"{}\"\n",
-                  admin, database_section(), kLookupPw));
+  ProxyProcess px(auth_query_config("lookup", kLookupPw, "", admin));
   EXPECT_EQ(who(px, "queried", kQueriedPw).value, "queried");
   EXPECT_EQ(who(px, "queried", kQueriedPw).value, "queried");  // from the cache
   auto wrong = who(px, "queried", kWrongPw);
@@ -260,12 +265,9 @@ TEST_F(Credentials, AuthQueryThroughPgShadow) {
 
 TEST_F(Credentials, AuthQueryThroughSecurityDefinerFunctionCachedWithExpiry) {
   ProxyProcess px(
-      fmt::format("pool_mode = \"transaction\"\nauth_type = \"scram-sha-256\"\n"
-                  "auth_user = \"lookup_fn\"\n"
-                  "auth_query = \"SELECT usename, passwd FROM public.user_secret($1)\"\n"
-                  "auth_query_cache_ttl = \"1500ms\"\n{}"
-                  "[users.lookup_fn]\npassword = \"{}\"\n",
-                  database_section(), kFnPw));
+      auth_query_config("lookup_fn", kFnPw,
+                        "auth_query = \"SELECT usename, passwd FROM public.user_secret($1)\"\n"
+                        "auth_query_cache_ttl = \"1500ms\"\n"));
   const int before = auth_calls();
   EXPECT_EQ(who(px, "queried", kQueriedPw).value, "queried");
   EXPECT_EQ(auth_calls(), before + 1);
@@ -279,11 +281,9 @@ TEST_F(Credentials, AuthQueryThroughSecurityDefinerFunctionCachedWithExpiry) {
 
 TEST_F(Credentials, AuthQueryOnceForClientsArrivingTogether) {
   const int admin = free_port();
-  ProxyProcess px(
-      fmt::format("auth_type = \"scram-sha-256\"\nauth_user = \"lookup_fn\"\n"
-                  "auth_query = \"SELECT usename, passwd FROM public.slow_secret($1)\"\n"
-                  "[admin]\nlisten = \"127.0.0.1:{}\"\n{}[users.lookup_fn]\npassword = \"{}\"\n",
-                  admin, database_section(), kFnPw));
+  ProxyProcess px(auth_query_config(
+      "lookup_fn", kFnPw, "auth_query = \"SELECT usename, passwd FROM public.slow_secret($1)\"\n",
+      admin));
   const int before = auth_calls();
   std::vector<std::thread> clients;
   std::atomic<int> ok{0};
@@ -296,48 +296,34 @@ TEST_F(Credentials, AuthQueryOnceForClientsArrivingTogether) {
   EXPECT_EQ(sample(admin, "pgwarden_auth_query_cache_hits_total"), 3);
 }
 
+// A client of an unlisted user whose lookup fails: FATAL `sqlstate`, cause
+// auth_query_failed, a message containing `text`.
+void expect_lookup_failure(const ProxyProcess& px, const std::string& sqlstate,
+                           const std::string& text) {
+  auto c = pq_connect(px.conninfo("queried", kQueriedPw, "app"));
+  EXPECT_NE(PQstatus(c.get()), CONNECTION_OK);
+  const std::string msg = PQerrorMessage(c.get());
+  EXPECT_NE(msg.find("could not look up user \"queried\" with auth_query"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find(text), std::string::npos) << msg;
+  auto ev = px.wait_event({{"event", "client.close"}, {"user", "queried"}});
+  EXPECT_EQ(ev["cause"], "auth_query_failed") << ev.dump();
+  EXPECT_EQ(ev["sqlstate"], sqlstate) << ev.dump();
+}
+
 TEST_F(Credentials, AuthQueryFailuresAreNamed) {
-  // The server is down: 08006.
-  {
-    ProxyProcess px(
-        fmt::format("auth_type = \"scram-sha-256\"\nauth_user = \"lookup\"\n{}"
-                    "[users.lookup]\npassword = \"{}\"\n",
-                    database_section(free_port()), kLookupPw));
-    auto c = pq_connect(px.conninfo("queried", kQueriedPw, "app"));
-    EXPECT_NE(PQstatus(c.get()), CONNECTION_OK);
-    const std::string msg = PQerrorMessage(c.get());
-    EXPECT_NE(msg.find("could not look up user \"queried\" with auth_query"), std::string::npos)
-        << msg;
-    auto ev = px.wait_event({{"event", "client.close"}, {"user", "queried"}});
-    EXPECT_EQ(ev["cause"], "auth_query_failed") << ev.dump();
-    EXPECT_EQ(ev["sqlstate"], "08006") << ev.dump();
+  {  // the server is down
+    ProxyProcess px(auth_query_config("lookup", kLookupPw, "", 0, free_port()));
+    expect_lookup_failure(px, "08006", "server_connect_failed");
   }
-  // auth_user's own password is refused: 28000.
-  {
-    ProxyProcess px(
-        fmt::format("auth_type = \"scram-sha-256\"\nauth_user = \"lookup\"\n{}"
-                    "[users.lookup]\npassword = \"{}\"\n",
-                    database_section(), kWrongPw));
-    auto c = pq_connect(px.conninfo("queried", kQueriedPw, "app"));
-    EXPECT_NE(PQstatus(c.get()), CONNECTION_OK);
-    auto ev = px.wait_event({{"event", "client.close"}, {"user", "queried"}});
-    EXPECT_EQ(ev["cause"], "auth_query_failed") << ev.dump();
-    EXPECT_EQ(ev["sqlstate"], "28000") << ev.dump();
+  {  // auth_user's own password is refused
+    ProxyProcess px(auth_query_config("lookup", kWrongPw));
+    expect_lookup_failure(px, "28000", "auth_user \"lookup\" could not log in");
   }
-  // The query fails (no such function): 08006, and nothing cached.
-  {
-    ProxyProcess px(
-        fmt::format("auth_type = \"scram-sha-256\"\nauth_user = \"lookup\"\n"
-                    "auth_query = \"SELECT * FROM no_such_function($1)\"\n{}"
-                    "[users.lookup]\npassword = \"{}\"\n",
-                    database_section(), kLookupPw));
-    auto c = pq_connect(px.conninfo("queried", kQueriedPw, "app"));
-    EXPECT_NE(PQstatus(c.get()), CONNECTION_OK);
-    const std::string msg = PQerrorMessage(c.get());
-    EXPECT_NE(msg.find("the query failed"), std::string::npos) << msg;
-    auto ev = px.wait_event({{"event", "client.close"}, {"user", "queried"}});
-    EXPECT_EQ(ev["cause"], "auth_query_failed") << ev.dump();
-    EXPECT_EQ(ev["sqlstate"], "08006") << ev.dump();
+  {  // the query fails (no such function)
+    ProxyProcess px(auth_query_config("lookup", kLookupPw,
+                                      "auth_query = \"SELECT * FROM no_such_function($1)\"\n"));
+    expect_lookup_failure(px, "08006", "the query failed");
   }
 }
 
