@@ -425,6 +425,11 @@ void validate(const ProxyConfig& cfg) {
     throw ConfigError(
         fmt::format("{}: auth_type is {} but no [users] are defined; clients could never log in",
                     src, to_string(cfg.auth_type)));
+  if (cfg.auth_type == ClientAuth::trust && !cfg.auth_query.user.empty())
+    throw ConfigError(
+        fmt::format("{}: proxy.auth_user is set but auth_type is trust, which checks no password: "
+                    "auth_query would never run",
+                    src));
   if (cfg.auth_type == ClientAuth::trust && cfg.users.empty() && !cfg.auth_trust_any_user)
     throw ConfigError(fmt::format(
         "{}: auth_type is trust but no [users] are defined; clients could never log in (trust "

@@ -227,8 +227,10 @@ auth_query_negative_cache_ttl = "2s"
   EXPECT_EQ(cfg.auth_query.dbname, "postgres");
   EXPECT_EQ(cfg.auth_query.cache_ttl, Millis(300'000));
   EXPECT_EQ(cfg.auth_query.negative_cache_ttl, Millis(2'000));
-  // No [users] is fine when auth_user can look them up.
+  // No [users] is fine when auth_user can look them up; not with trust.
   EXPECT_NO_THROW(validate(cfg));
+  cfg.auth_type = ClientAuth::trust;
+  EXPECT_THROW(validate(cfg), ConfigError);
   EXPECT_EQ(error_of("[proxy]\nauth_query = \"SELECT 'x'\"\n"),
             "bad.toml:2:14: 'proxy.auth_query' must take the user name as its parameter $1");
 }
