@@ -222,6 +222,12 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
                                           "not allow",
                                           method));
         const SecretKind kind = secret_kind(stored);
+        if (kind == SecretKind::none && (code == 3 || code == 5 || code == 10))
+          throw password_unavailable(ps,
+                                     code == 3   ? "cleartext password"
+                                     : code == 5 ? "md5"
+                                                 : "SCRAM-SHA-256",
+                                     "no password", kGivePassword);
         if (code == 3) {
           if (kind == SecretKind::md5 || kind == SecretKind::scram)
             throw password_unavailable(ps, "cleartext password",

@@ -209,6 +209,22 @@ TEST_F(Credentials, WarmUpWaitsForKeysInsteadOfFailingLogins) {
   EXPECT_EQ(count_events(evs, {{"event", "server.open"}}), 0);
 }
 
+TEST_F(Credentials, NoPasswordTowardsAServerThatAsksIsNamed) {
+  // trust admits an unlisted user, for whom pgwarden knows no password.
+  ProxyProcess px(
+      fmt::format("auth_type = \"trust\"\nauth_trust_any_user = true\n{}", database_section()));
+  auto c = pq_connect(px.conninfo("scrammy", "any", "app"));
+  EXPECT_NE(PQstatus(c.get()), CONNECTION_OK);
+  const std::string msg = PQerrorMessage(c.get());
+  EXPECT_NE(msg.find("asks for SCRAM-SHA-256 authentication, and pgwarden holds no password for "
+                     "user \"scrammy\""),
+            std::string::npos)
+      << msg;
+  auto ev = px.wait_event({{"event", "server.connect_failed"}});
+  EXPECT_EQ(ev["cause"], "server_password_unavailable") << ev.dump();
+  EXPECT_EQ(ev["sqlstate"], "28P01") << ev.dump();
+}
+
 TEST_F(Credentials, Md5HashTowardsAnMd5Server) {
   const std::string hash = rolpassword("md5user");
   ASSERT_TRUE(hash.starts_with("md5")) << hash;
