@@ -104,8 +104,8 @@ asio::awaitable<std::optional<std::string>> AuthQuery::lookup(const std::string&
   if (joined) {
     boost::system::error_code ec;
     co_await wake->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    hits_.inc();
     if (joined->failure) throw *joined->failure;
+    hits_.inc();
     co_return joined->secret;
   }
   try {
