@@ -169,6 +169,7 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
     r.read("server_check_query", cfg.server_check_query);
     r.read("max_prepared_statements", cfg.max_prepared_statements, 0, 100'000);
     r.read("auth_file", cfg.auth_file);
+    detail::read_auth_query(r, cfg.auth_query);
     int max_packet = static_cast<int>(cfg.max_packet_size);
     r.read("max_packet_size", max_packet, 1024, 1 << 30);
     cfg.max_packet_size = static_cast<uint32_t>(max_packet);
@@ -459,10 +460,15 @@ void validate(const ProxyConfig& cfg) {
         "needs verify-ca or verify-full",
         src, to_string(ct.sslmode)));
   const bool passwordless = cfg.auth_type == ClientAuth::trust || cfg.auth_type == ClientAuth::cert;
-  if (!passwordless && cfg.users.empty())
+  if (!passwordless && cfg.users.empty() && cfg.auth_query.user.empty())
     throw ConfigError(
         fmt::format("{}: auth_type is {} but no [users] are defined; clients could never log in",
                     src, to_string(cfg.auth_type)));
+  if (passwordless && !cfg.auth_query.user.empty())
+    throw ConfigError(fmt::format(
+        "{}: proxy.auth_user is set but auth_type is {}, which checks no password: auth_query "
+        "would never run",
+        src, to_string(cfg.auth_type)));
   if (passwordless && cfg.users.empty() && !cfg.auth_trust_any_user)
     throw ConfigError(fmt::format(
         "{}: auth_type is {} but no [users] are defined; clients could never log in ({} "

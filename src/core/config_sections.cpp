@@ -1,5 +1,6 @@
-// The observability sections of the config: where events go, the admin
-// listener and console, drop forensics and alert rules.
+// The observability sections of the config (where events go, the admin
+// listener and console, drop forensics and alert rules) and [proxy]'s
+// auth_query keys.
 #include <set>
 
 #include "toml_reader.hpp"
@@ -43,6 +44,16 @@ void read_sink(TableReader& r, const toml::node& where, SinkConfig& sink) {
 }
 
 }  // namespace
+
+void read_auth_query(TableReader& r, AuthQueryConfig& out) {
+  r.read("auth_user", out.user);
+  r.read("auth_query", out.query);
+  r.read("auth_dbname", out.dbname);
+  r.read("auth_query_cache_ttl", out.cache_ttl);
+  r.read("auth_query_negative_cache_ttl", out.negative_cache_ttl);
+  if (const toml::node* q = r.get("auth_query"); q && out.query.find("$1") == std::string::npos)
+    r.fail(*q, "'proxy.auth_query' must take the user name as its parameter $1");
+}
 
 void read_events(TableReader& r, EventsConfig& out) {
   r.read("recent", out.recent, 0, 1'000'000);

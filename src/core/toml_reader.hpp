@@ -299,6 +299,8 @@ class TableReader {
   std::set<std::string> seen_;
 };
 
+// [proxy]'s auth_user, auth_query, auth_dbname and their cache TTLs.
+void read_auth_query(TableReader& r, AuthQueryConfig& out);
 // [events], [admin], [forensics], [alerts] (config_sections.cpp).
 void read_events(TableReader& r, EventsConfig& out);
 void read_admin(TableReader& r, AdminConfig& out);

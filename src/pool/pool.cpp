@@ -449,7 +449,9 @@ void Pool::maintain() {
         ++it;
       }
     }
-    while (!paused_ && slots_ < settings_.min_size && can_open_locked(false)) {
+    // Without keys to log in with, warm-up waits for a client's SCRAM login.
+    const bool can_log_in = !settings_.awaits_scram_keys();
+    while (can_log_in && !paused_ && slots_ < settings_.min_size && can_open_locked(false)) {
       ++opening_;
       take_slot_locked();
       ++to_open;
@@ -603,6 +605,9 @@ std::shared_ptr<Pool> PoolManager::pool_for(const std::string& database, const s
     ps.server_password = *d.password;
   else if (u != cfg_.users.end())
     ps.server_password = u->second.password;
+  // What this user's clients logged in with can log in to the server only
+  // as that same user.
+  if (!d.password && ps.server_user == user) ps.learned = credentials_.user(user);
   ps.mode = d.pool_mode.value_or(u != cfg_.users.end() && u->second.pool_mode ? *u->second.pool_mode
                                                                               : cfg_.pool_mode);
   // After a RELOAD, new pools take their sizes from the reloaded file too.

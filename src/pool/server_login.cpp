@@ -135,12 +135,53 @@ bool offers_mechanism(std::string_view list, std::string_view name) {
   return false;
 }
 
+// The server asks for `method` and pgwarden holds no form of the password
+// that answers it.
+ProxyError password_unavailable(const PoolSettings& ps, std::string_view method,
+                                std::string_view holds, std::string_view remedy) {
+  return ProxyError(sqlstate::kInvalidPassword,
+                    fmt::format("server {}:{} asks for {} authentication, and pgwarden holds {} "
+                                "for user \"{}\": {}",
+                                ps.host, ps.port, method, holds, ps.server_user, remedy),
+                    "server_password_unavailable", "proxy");
+}
+
+constexpr std::string_view kOnlyScram = "only a SCRAM secret";
+constexpr std::string_view kGivePassword =
+    "give the password in the config (password, password_env or password_file)";
+
+// The ScramClient for a pool: with the password, else with the keys a
+// client's SCRAM login lent (pass-through).
+std::unique_ptr<wire::ScramClient> scram_client_for(const PoolSettings& ps,
+                                                    const std::string& stored) {
+  switch (secret_kind(stored)) {
+    case SecretKind::none:
+    case SecretKind::plaintext:
+      return std::make_unique<wire::ScramClient>(stored);
+    case SecretKind::md5:
+      throw password_unavailable(ps, "SCRAM-SHA-256", "only an md5 hash",
+                                 fmt::format("{}, or the SCRAM secret from the server's "
+                                             "pg_authid (pg_shadow) in auth_file",
+                                             kGivePassword));
+    case SecretKind::scram:
+      break;
+  }
+  auto keys = ps.learned ? ps.learned->scram_keys() : std::nullopt;
+  if (!keys)
+    throw password_unavailable(
+        ps, "SCRAM-SHA-256", kOnlyScram,
+        "no client of this user has logged in with SCRAM yet to lend its keys (SCRAM "
+        "pass-through needs auth_type = scram-sha-256 or cleartext)");
+  return std::make_unique<wire::ScramClient>(std::move(*keys));
+}
+
 asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSettings& ps) {
   std::string out;
   wire::startup_message(
       out,
       {{"user", ps.server_user}, {"database", ps.server_dbname}, {"application_name", "pgwarden"}});
   co_await send(s, out);
+  const std::string stored = ps.stored_secret();
   std::unique_ptr<wire::ScramClient> scram;
   bool scram_verified = false, channel_bound = false, asked_for_auth = false;
   for (;;) {
@@ -180,10 +221,25 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
           throw downgrade(ps, fmt::format("asked for {} authentication, which require_auth does "
                                           "not allow",
                                           method));
+        const SecretKind kind = secret_kind(stored);
+        if (kind == SecretKind::none && (code == 3 || code == 5 || code == 10))
+          throw password_unavailable(ps,
+                                     code == 3   ? "cleartext password"
+                                     : code == 5 ? "md5"
+                                                 : "SCRAM-SHA-256",
+                                     "no password", kGivePassword);
         if (code == 3) {
-          wire::password_message(out, ps.server_password);
+          if (kind == SecretKind::md5 || kind == SecretKind::scram)
+            throw password_unavailable(ps, "cleartext password",
+                                       kind == SecretKind::md5 ? "only an md5 hash" : kOnlyScram,
+                                       kGivePassword);
+          wire::password_message(out, stored);
         } else if (code == 5 && data.size() == 4) {
-          wire::password_message(out, wire::md5_response(ps.server_user, ps.server_password, data));
+          if (kind == SecretKind::scram)
+            throw password_unavailable(
+                ps, "md5", kOnlyScram,
+                fmt::format("{}, or an md5 hash in auth_file", kGivePassword));
+          wire::password_message(out, wire::md5_response(ps.server_user, stored, data));
         } else if (code == 10) {
           const bool plus = s.stream.tls() && ps.tls.channel_binding != "disable" &&
                             offers_mechanism(data, "SCRAM-SHA-256-PLUS");
@@ -195,7 +251,7 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
             throw downgrade(ps, s.stream.tls() ? "offers no SCRAM-SHA-256-PLUS, and "
                                                  "channel_binding = require"
                                                : "is not using TLS, and channel_binding = require");
-          scram = std::make_unique<wire::ScramClient>(ps.server_password);
+          scram = scram_client_for(ps, stored);
           if (plus) {
             const std::string end_point = s.stream.server_end_point();
             if (end_point.empty())
@@ -210,8 +266,18 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
                                       scram->client_first());
         } else if (code == 11 && scram) {
           std::string final_msg, err;
-          if (!scram->on_server_first(data, final_msg, err))
+          if (!scram->on_server_first(data, final_msg, err)) {
+            if (scram->secret_mismatch())
+              throw ProxyError(
+                  sqlstate::kInvalidPassword,
+                  fmt::format("server {}:{} stores another SCRAM secret for user \"{}\" than "
+                              "pgwarden holds (salt or iteration count differ): copy the "
+                              "secret from the server's pg_authid.rolpassword "
+                              "(pg_shadow.passwd) into auth_file",
+                              ps.host, ps.port, ps.server_user),
+                  "server_scram_secret_mismatch", "proxy");
             throw ProxyError(sqlstate::kInvalidPassword, err, "server_login_failed", "server");
+          }
           wire::sasl_response(out, final_msg);
         } else if (code == 12 && scram) {
           std::string err;
@@ -366,13 +432,15 @@ asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& 
   s.connected_at = std::chrono::system_clock::now();
 }
 
-asio::awaitable<bool> simple_query(ServerConn& s, std::string sql, std::string& failure,
-                                   std::vector<std::string>* first_row) {
-  std::string out;
-  wire::query(out, sql);
+// Writes `out` (a simple Query, or `requests` of the extended protocol up to
+// Sync) and reads the answers to ReadyForQuery.
+asio::awaitable<bool> round_trip(ServerConn& s, std::string out,
+                                 std::vector<wire::LinkRequest::Kind> requests,
+                                 std::string& failure, std::vector<std::string>* first_row) {
   try {
     co_await send(s, out);
-    s.link.sent_internal_query();
+    if (requests.empty()) s.link.sent_internal_query();
+    for (auto kind : requests) s.link.sent({kind});
     bool ok = true;
     std::string unseen;  // the state machine's client-bound output: nobody's
     for (;;) {
@@ -424,18 +492,18 @@ std::string command_word(std::string_view sql) {
   for (auto& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return word.empty() ? "query" : word;
 }
-}  // namespace
-
-asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure,
-                                       std::vector<std::string>* first_row) {
+// round_trip within s.query_deadline (internal_query_timeout).
+asio::awaitable<bool> bounded_round_trip(ServerConn& s, std::string out,
+                                         std::vector<wire::LinkRequest::Kind> requests,
+                                         std::string what, std::string& failure,
+                                         std::vector<std::string>* first_row) {
   if (s.query_deadline.count() <= 0)
-    co_return co_await simple_query(s, std::move(sql), failure, first_row);
-  const std::string what = command_word(sql);
+    co_return co_await round_trip(s, std::move(out), std::move(requests), failure, first_row);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer.expires_after(s.query_deadline);
-  // simple_query never throws, so `||` ends with whichever finishes first and
+  // round_trip never throws, so `||` ends with whichever finishes first and
   // cancels the other (a pending read is aborted).
-  auto done = co_await (simple_query(s, std::move(sql), failure, first_row) ||
+  auto done = co_await (round_trip(s, std::move(out), std::move(requests), failure, first_row) ||
                         timer.async_wait(use_awaitable));
   if (done.index() == 0) co_return std::get<0>(done);
   s.query_timed_out = true;
@@ -444,6 +512,41 @@ asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::stri
       "internal_query_timeout ({})",
       what, format_duration(s.query_deadline));
   co_return false;
+}
+}  // namespace
+
+asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure,
+                                       std::vector<std::string>* first_row) {
+  std::string out;
+  wire::query(out, sql);
+  std::vector<wire::LinkRequest::Kind> requests;  // a simple Query
+  std::string what = command_word(sql);
+  co_return co_await bounded_round_trip(s, std::move(out), std::move(requests), std::move(what),
+                                        failure, first_row);
+}
+
+asio::awaitable<bool> run_param_query(ServerConn& s, const std::string& sql,
+                                      const std::string& param, std::string& failure,
+                                      std::vector<std::string>& first_row) {
+  using K = wire::LinkRequest;
+  std::string out, rest = sql;
+  rest.push_back('\0');
+  wire::put_u16(rest, 0);  // no parameter types: the server infers them
+  wire::parse(out, "", rest);
+  std::string bind_rest;
+  wire::put_u16(bind_rest, 0);  // every parameter in text format
+  wire::put_u16(bind_rest, 1);
+  wire::put_u32(bind_rest, static_cast<uint32_t>(param.size()));
+  bind_rest.append(param);
+  wire::put_u16(bind_rest, 0);  // results in text format
+  wire::bind(out, "", "", bind_rest);
+  wire::execute(out, "");
+  wire::sync(out);
+  // Named locals, not braced temporaries: GCC 12 cannot keep those across co_await.
+  std::vector<K::Kind> requests{K::parse, K::bind, K::execute, K::sync};
+  std::string what = command_word(sql);
+  co_return co_await bounded_round_trip(s, std::move(out), std::move(requests), std::move(what),
+                                        failure, &first_row);
 }
 
 }  // namespace pgw::pool

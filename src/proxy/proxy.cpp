@@ -28,7 +28,8 @@ Proxy::Proxy(ProxyConfig cfg, observe::EventBus& bus, observe::Registry& metrics
       client_tls_handshakes_(metrics.counter(
           "pgwarden_client_tls_handshakes_total",
           "TLS handshakes with clients, by result (ok or the failure's reason)", {"result"})),
-      pools_(cfg_, bus_, metrics_, ioc_.get_executor()) {
+      pools_(cfg_, bus_, metrics_, ioc_.get_executor()),
+      auth_query_(cfg_, pools_, metrics_) {
   if (cfg_.client_tls.sslmode != SslMode::disable)
     client_tls_ctx_ = net::make_server_tls_context(cfg_.client_tls, wire::kAlpnProtocol);
   auto r = wire::random_bytes(4);

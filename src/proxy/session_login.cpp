@@ -116,7 +116,10 @@ asio::awaitable<bool> Session::authenticate() {
   const ProxyConfig& cfg = proxy_.config();
   // Decided now, told only after the password exchange: an unknown database
   // or user looks exactly like a wrong password.
-  const std::optional<LoginRefusal> refusal = login_refusal(cfg, user_, database_);
+  std::optional<LoginRefusal> refusal = login_refusal(cfg, user_, database_);
+  std::optional<std::string> queried;  // from auth_query, for a user the config does not list
+  if (!co_await query_unlisted_user(refusal, queried)) co_return false;
+  std::optional<wire::ScramKeys> keys;  // what a SCRAM verifier and the client's proof give
   std::string out;
   auto fail = [&]() -> asio::awaitable<bool> {
     if (refusal)
@@ -127,8 +130,9 @@ asio::awaitable<bool> Session::authenticate() {
     co_return false;
   };
   auto user_it = cfg.users.find(user_);
-  const std::string* stored =
-      !refusal && user_it != cfg.users.end() ? &user_it->second.password : nullptr;
+  const std::string* stored = queried                                  ? &*queried
+                              : !refusal && user_it != cfg.users.end() ? &user_it->second.password
+                                                                       : nullptr;
   if (!co_await check_client_certificate()) co_return false;
   switch (cfg.auth_type) {
     case ClientAuth::trust:
@@ -144,9 +148,8 @@ asio::awaitable<bool> Session::authenticate() {
       bool ok = false;
       if (stored) {
         if (auto secret = wire::ScramSecret::parse(*stored)) {
-          ok = wire::constant_time_equal(
-              wire::ScramSecret::from_password(given, secret->salt, secret->iterations).stored_key,
-              secret->stored_key);
+          keys = wire::scram_keys_for_password(*secret, given);
+          ok = keys.has_value();
         } else if (stored->starts_with("md5") && stored->size() == 35) {
           ok = wire::constant_time_equal(wire::md5_hash(user_, given), *stored);
         } else {
@@ -172,7 +175,7 @@ asio::awaitable<bool> Session::authenticate() {
       // refused for another reason (unknown database): comparing attempts
       // reveals nothing. Unknown users get a mock verifier with a salt that
       // is stable per name, and go through the whole exchange too.
-      auto secret = proxy_.scram_secret(user_);
+      auto secret = queried ? wire::ScramSecret::parse(*queried) : proxy_.scram_secret(user_);
       wire::ScramServer scram(secret ? *secret : proxy_.scram_mock(user_));
       wire::auth_sasl(out, "SCRAM-SHA-256");
       co_await client_out_.send(out);
@@ -202,9 +205,11 @@ asio::awaitable<bool> Session::authenticate() {
       out.clear();
       wire::auth_sasl_final(out, server_final);
       co_await client_out_.send(out);
+      keys = scram.keys();
       break;
     }
   }
+  if (stored) remember_credentials(*stored, std::move(keys));
   proxy_.client_authenticated(id_);
   co_return true;
 }

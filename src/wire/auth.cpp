@@ -184,8 +184,21 @@ std::string ScramSecret::str() const {
          base64_encode(stored_key) + ":" + base64_encode(server_key);
 }
 
+std::optional<ScramKeys> scram_keys_for_password(const ScramSecret& secret,
+                                                 std::string_view password) {
+  std::string salted = salted_password(password, secret.salt, secret.iterations);
+  std::string client_key = hmac256(salted, "Client Key");
+  if (!constant_time_equal(digest(EVP_sha256(), client_key), secret.stored_key))
+    return std::nullopt;
+  return ScramKeys{std::move(client_key), hmac256(salted, "Server Key"), secret.salt,
+                   secret.iterations};
+}
+
 ScramClient::ScramClient(std::string password, std::string nonce)
     : password_(std::move(password)), nonce_(nonce.empty() ? make_nonce() : std::move(nonce)) {}
+
+ScramClient::ScramClient(ScramKeys keys, std::string nonce)
+    : nonce_(nonce.empty() ? make_nonce() : std::move(nonce)), keys_(std::move(keys)) {}
 
 void ScramClient::bind_channel(char flag, std::string cbind_data) {
   gs2_header_ = flag == 'p' ? "p=tls-server-end-point,," : std::string(1, flag) + ",,";
@@ -216,13 +229,25 @@ bool ScramClient::on_server_first(std::string_view server_first, std::string& cl
     error = "malformed SCRAM salt or iteration count";
     return false;
   }
-  if (iterations > kMaxScramIterations) {
-    error = "SCRAM iteration count " + std::to_string(iterations) +
-            " is above pgwarden's limit of " + std::to_string(kMaxScramIterations);
-    return false;
+  std::string client_key, server_key;
+  if (keys_) {  // no PBKDF2 to run: any iteration count the keys were made with
+    if (*salt != keys_->salt || iterations != keys_->iterations) {
+      secret_mismatch_ = true;
+      error = "the server's SCRAM salt or iteration count differ from the secret pgwarden holds";
+      return false;
+    }
+    client_key = keys_->client_key;
+    server_key = keys_->server_key;
+  } else {
+    if (iterations > kMaxScramIterations) {
+      error = "SCRAM iteration count " + std::to_string(iterations) +
+              " is above pgwarden's limit of " + std::to_string(kMaxScramIterations);
+      return false;
+    }
+    std::string salted = salted_password(password_, *salt, iterations);
+    client_key = hmac256(salted, "Client Key");
+    server_key = hmac256(salted, "Server Key");
   }
-  std::string salted = salted_password(password_, *salt, iterations);
-  std::string client_key = hmac256(salted, "Client Key");
   std::string stored_key = digest(EVP_sha256(), client_key);
   // c= carries the gs2 header and, when bound, the channel's data ("biws" for "n,,").
   std::string without_proof =
@@ -230,7 +255,7 @@ bool ScramClient::on_server_first(std::string_view server_first, std::string& cl
   std::string auth_message =
       client_first_bare_ + "," + std::string(server_first) + "," + without_proof;
   std::string proof = xor_bytes(client_key, hmac256(stored_key, auth_message));
-  server_signature_ = hmac256(hmac256(salted, "Server Key"), auth_message);
+  server_signature_ = hmac256(server_key, auth_message);
   client_final = without_proof + ",p=" + base64_encode(proof);
   return true;
 }
@@ -309,6 +334,7 @@ bool ScramServer::on_client_final(std::string_view msg, std::string& server_fina
     return false;
   }
   server_final = "v=" + base64_encode(hmac256(secret_.server_key, auth_message));
+  keys_ = ScramKeys{std::move(client_key), secret_.server_key, secret_.salt, secret_.iterations};
   return true;
 }
 

@@ -72,20 +72,7 @@ TEST_F(Secrets, NoPasswordAppearsInEventsLogsConsoleApiOrMetrics) {
       out += PQerrorMessage(c.get());
       if (PQstatus(c.get()) == CONNECTION_OK) out += pq_exec(c.get(), "select 1").message;
     }
-    {
-      auto console = pq_connect(px.conninfo("vault", kInEnv, "pgbouncer"));
-      for (const char* show : {"SHOW CLIENTS", "SHOW SERVERS", "SHOW POOLS", "SHOW DATABASES",
-                               "SHOW USERS", "SHOW STATS"}) {
-        PGresult* r = PQexec(console.get(), show);
-        for (int i = 0; i < PQntuples(r); ++i)
-          for (int j = 0; j < PQnfields(r); ++j) out += std::string(PQgetvalue(r, i, j)) + "\n";
-        out += PQresultErrorMessage(r);
-        PQclear(r);
-      }
-    }
-    for (const char* target : {"/metrics", "/api/pools", "/api/clients", "/api/servers",
-                               "/api/events", "/api/drops", "/api/diagnosis", "/api/alerts"})
-      out += http_get(admin, target).body;
+    out += operator_views(px, "vault", kInEnv, admin);
     for (const auto& ev : px.settled_events(1.5)) out += ev.dump() + "\n";
     out += px.stderr_text();
   }

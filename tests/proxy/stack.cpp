@@ -1,5 +1,7 @@
 #include "stack.hpp"
 
+#include "http_get.hpp"
+
 namespace pgw::test {
 
 Conn pq_connect(const std::string& conninfo) {
@@ -21,6 +23,25 @@ PgResult pq_exec(PGconn* c, const std::string& sql) {
   }
   PQclear(res);
   return r;
+}
+
+std::string operator_views(const ProxyProcess& px, const std::string& admin_user,
+                           const std::string& admin_pw, int admin_port) {
+  std::string out;
+  auto console = pq_connect(px.conninfo(admin_user, admin_pw, "pgbouncer"));
+  EXPECT_EQ(PQstatus(console.get()), CONNECTION_OK) << PQerrorMessage(console.get());
+  for (const char* show : {"SHOW CLIENTS", "SHOW SERVERS", "SHOW POOLS", "SHOW DATABASES",
+                           "SHOW USERS", "SHOW STATS", "SHOW VERSION"}) {
+    PGresult* r = PQexec(console.get(), show);
+    for (int i = 0; i < PQntuples(r); ++i)
+      for (int j = 0; j < PQnfields(r); ++j) out += std::string(PQgetvalue(r, i, j)) + "\n";
+    out += PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  for (const char* target : {"/metrics", "/api/pools", "/api/clients", "/api/servers",
+                             "/api/events", "/api/drops", "/api/diagnosis", "/api/alerts"})
+    out += http_get(admin_port, target).body;
+  return out;
 }
 
 void ProxyTest::SetUpTestSuite() {

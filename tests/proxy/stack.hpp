@@ -26,6 +26,11 @@ using Conn = std::unique_ptr<PGconn, decltype(&PQfinish)>;
 Conn pq_connect(const std::string& conninfo);
 PgResult pq_exec(PGconn* c, const std::string& sql);
 
+// Everything an operator can read, as text: the console's SHOW outputs (as
+// `admin_user`), /metrics and the admin API on `admin_port`.
+std::string operator_views(const ProxyProcess& px, const std::string& admin_user,
+                           const std::string& admin_pw, int admin_port);
+
 class ProxyTest : public ::testing::Test {
  public:
   static void SetUpTestSuite();

@@ -272,6 +272,35 @@ TEST(Config, AuthFileInPgBouncerFormat) {
   std::filesystem::remove_all(base);
 }
 
+TEST(Config, AuthQueryKeys) {
+  auto defaults = parse_config("", "d.toml");
+  EXPECT_TRUE(defaults.auth_query.user.empty());
+  EXPECT_EQ(defaults.auth_query.query, "SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
+  EXPECT_EQ(defaults.auth_query.cache_ttl, Millis(60'000));
+  EXPECT_EQ(defaults.auth_query.negative_cache_ttl, Millis(10'000));
+  auto cfg = parse_config(R"toml(
+[proxy]
+auth_user = "lookup"
+auth_query = "SELECT usename, passwd FROM pgwarden.user_secret($1)"
+auth_dbname = "postgres"
+auth_query_cache_ttl = "5m"
+auth_query_negative_cache_ttl = "2s"
+[databases.app]
+)toml",
+                          "a.toml");
+  EXPECT_EQ(cfg.auth_query.user, "lookup");
+  EXPECT_EQ(cfg.auth_query.query, "SELECT usename, passwd FROM pgwarden.user_secret($1)");
+  EXPECT_EQ(cfg.auth_query.dbname, "postgres");
+  EXPECT_EQ(cfg.auth_query.cache_ttl, Millis(300'000));
+  EXPECT_EQ(cfg.auth_query.negative_cache_ttl, Millis(2'000));
+  // No [users] is fine when auth_user can look them up; not with trust.
+  EXPECT_NO_THROW(validate(cfg));
+  cfg.auth_type = ClientAuth::trust;
+  EXPECT_THROW(validate(cfg), ConfigError);
+  EXPECT_EQ(error_of("[proxy]\nauth_query = \"SELECT 'x'\"\n"),
+            "bad.toml:2:14: 'proxy.auth_query' must take the user name as its parameter $1");
+}
+
 TEST(Config, ObservabilitySections) {
   auto cfg = parse_config(R"(
 [databases.app]

@@ -34,6 +34,70 @@ TEST(Scram, ClientMatchesRfc7677Vector) {
   EXPECT_EQ(server_final, kServerFinal);
 }
 
+TEST(Scram, ServerRecoversClientKeyFromRfc7677Proof) {
+  // The RFC's proof, checked against the RFC's salt: ClientKey = proof XOR
+  // HMAC(StoredKey, AuthMessage) is what "pencil" gives under that salt.
+  auto salt = base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==");
+  ASSERT_TRUE(salt);
+  const ScramSecret secret = ScramSecret::from_password("pencil", *salt, 4096);
+  ScramServer server(secret, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
+  EXPECT_FALSE(server.keys());
+  std::string server_first, server_final, error;
+  ASSERT_TRUE(
+      server.on_client_first(std::string("n,,n=user,r=") + kClientNonce, server_first, error));
+  ASSERT_TRUE(server.on_client_final(kClientFinal, server_final, error)) << error;
+  ASSERT_TRUE(server.keys());
+  auto from_password = scram_keys_for_password(secret, "pencil");
+  ASSERT_TRUE(from_password);
+  EXPECT_EQ(server.keys()->client_key, from_password->client_key);
+  EXPECT_EQ(server.keys()->server_key, secret.server_key);
+  EXPECT_EQ(server.keys()->salt, *salt);
+  EXPECT_EQ(server.keys()->iterations, 4096);
+  EXPECT_FALSE(scram_keys_for_password(secret, "not-pencil"));
+}
+
+TEST(Scram, ClientWithKeysSendsWhatThePasswordWould) {
+  // RFC 7677's salt and nonces: a client holding only the keys produces the
+  // password client's exact client-final and accepts the same server-final.
+  auto salt = base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==");
+  ASSERT_TRUE(salt);
+  auto keys = scram_keys_for_password(ScramSecret::from_password("pencil", *salt, 4096), "pencil");
+  ASSERT_TRUE(keys);
+  ScramClient with_password("pencil", kClientNonce);
+  ScramClient with_keys(*keys, kClientNonce);
+  EXPECT_EQ(with_keys.client_first(), with_password.client_first());
+  std::string final_password, final_keys, error;
+  ASSERT_TRUE(with_password.on_server_first(kServerFirst, final_password, error)) << error;
+  ASSERT_TRUE(with_keys.on_server_first(kServerFirst, final_keys, error)) << error;
+  EXPECT_EQ(final_keys, final_password);
+  // And a server holding the verifier accepts it and proves itself back.
+  ScramServer server(ScramSecret::from_password("pencil", *salt, 4096));
+  ScramClient client(*keys);
+  std::string sf, cf, fin;
+  ASSERT_TRUE(server.on_client_first(client.client_first(), sf, error));
+  ASSERT_TRUE(client.on_server_first(sf, cf, error)) << error;
+  ASSERT_TRUE(server.on_client_final(cf, fin, error)) << error;
+  EXPECT_TRUE(client.verify_server_final(fin, error)) << error;
+  EXPECT_FALSE(client.secret_mismatch());
+}
+
+TEST(Scram, ClientWithKeysRefusesAnotherSaltOrIterationCount) {
+  auto salt = base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==");
+  ASSERT_TRUE(salt);
+  auto keys = scram_keys_for_password(ScramSecret::from_password("pencil", *salt, 4096), "pencil");
+  ASSERT_TRUE(keys);
+  const std::string head = std::string("r=") + kClientNonce + "xyz,s=";
+  for (const std::string& server_first :
+       {head + "AAAAAAAAAAAAAAAAAAAAAA==,i=4096", head + "W22ZaJ0SNY7soEsUEjb6gQ==,i=4097"}) {
+    ScramClient client(*keys, kClientNonce);
+    client.client_first();
+    std::string cf, error;
+    EXPECT_FALSE(client.on_server_first(server_first, cf, error));
+    EXPECT_TRUE(client.secret_mismatch());
+    EXPECT_TRUE(cf.empty());
+  }
+}
+
 TEST(Scram, ServerRejectsWrongProof) {
   auto salt = base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==");
   ScramServer server(ScramSecret::from_password("not-pencil", *salt, 4096),

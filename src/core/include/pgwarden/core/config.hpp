@@ -142,6 +142,17 @@ struct UserConfig {
   int max_user_connections = 0;  // 0 = unlimited
 };
 
+// Looking up the secrets of users not in [users]/auth_file on the server
+// (PgBouncer's auth_user/auth_query): pgwarden logs in as `user` and runs
+// `query` with the client's user name as its bound parameter $1.
+struct AuthQueryConfig {
+  std::string user;  // auth_user; empty = off
+  std::string query = "SELECT usename, passwd FROM pg_shadow WHERE usename=$1";
+  std::string dbname;                 // auth_dbname; empty = the client's database's dbname
+  Millis cache_ttl{60'000};           // how long an answer is reused
+  Millis negative_cache_ttl{10'000};  // ... and an answer "no such user"
+};
+
 // One event destination ([[events.sink]]); see docs/configuration.md.
 struct SinkConfig {
   std::string type;    // stdout | file | syslog | loki | otlp
@@ -227,7 +238,8 @@ struct ProxyConfig {
   // reads pause (backpressure instead of unbounded memory).
   uint32_t client_buffer_size = 1u << 20;
   SessionStatePolicy transaction_session_state = SessionStatePolicy::pin;
-  std::string auth_file;  // PgBouncer-style userlist: "user" "password" per line
+  std::string auth_file;       // PgBouncer-style userlist: "user" "password" per line
+  AuthQueryConfig auth_query;  // auth_user, auth_query, auth_dbname, auth_query_*cache_ttl
   Timeouts timeouts;
   Keepalive keepalive;
   std::map<std::string, DatabaseConfig> databases;

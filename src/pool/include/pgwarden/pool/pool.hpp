@@ -19,6 +19,7 @@
 #include "pgwarden/net/stream.hpp"
 #include "pgwarden/observe/bus.hpp"
 #include "pgwarden/observe/metrics.hpp"
+#include "pgwarden/pool/credentials.hpp"
 #include "pgwarden/pool/errors.hpp"
 #include "pgwarden/pool/server_conn.hpp"
 
@@ -31,7 +32,17 @@ struct PoolSettings {
   uint16_t port = 5432;
   std::string server_dbname;
   std::string server_user;
+  // Plaintext, or an md5 hash / SCRAM verifier ([users], auth_file).
   std::string server_password;
+  // The server user's credentials learnt from its clients' logins (auth_query's
+  // secret, SCRAM pass-through keys); null when [databases.X] forces another
+  // user or gives a password.
+  std::shared_ptr<UserCredentials> learned;
+  // What the login answers with: server_password, else the learnt secret.
+  std::string stored_secret() const;
+  // Only a SCRAM verifier is known and no client has lent its keys yet: a
+  // login cannot succeed (min_pool_size waits for a client).
+  bool awaits_scram_keys() const;
   PoolMode mode = PoolMode::transaction;
   int size = 20;
   int min_size = 0;
@@ -232,9 +243,12 @@ class PoolManager {
   uint64_t next_server_id() { return ++server_ids_; }
   std::mutex& mutex() { return mu_; }
   const ProxyConfig& config() const { return cfg_; }
+  // Per-user secrets and SCRAM keys learnt from client logins.
+  CredentialStore& credentials() { return credentials_; }
 
  private:
   friend class Pool;
+  CredentialStore credentials_;
   const ProxyConfig& cfg_;
   observe::EventBus& bus_;
   observe::Registry& metrics_;

@@ -81,6 +81,13 @@ std::string lower_key(std::string_view key);
 asio::awaitable<bool> run_simple_query(ServerConn& s, std::string sql, std::string& failure,
                                        std::vector<std::string>* first_row = nullptr);
 
+// The same for `sql` with one text parameter through the extended protocol
+// (Parse, Bind, Execute, Sync): `param` is bound, never part of the query's
+// text. Used for auth_query.
+asio::awaitable<bool> run_param_query(ServerConn& s, const std::string& sql,
+                                      const std::string& param, std::string& failure,
+                                      std::vector<std::string>& first_row);
+
 // The cause to close a connection with after run_simple_query failed:
 // internal_query_timeout when its deadline expired, else `otherwise`.
 inline std::string query_failure_cause(const ServerConn& s, std::string otherwise) {

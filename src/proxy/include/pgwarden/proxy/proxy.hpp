@@ -18,6 +18,7 @@
 #include "pgwarden/observe/bus.hpp"
 #include "pgwarden/pool/capacity.hpp"
 #include "pgwarden/pool/pool.hpp"
+#include "pgwarden/proxy/auth_query.hpp"
 #include "pgwarden/proxy/statement_registry.hpp"
 #include "pgwarden/wire/auth.hpp"
 
@@ -77,6 +78,8 @@ class Proxy {
   std::shared_ptr<asio::ssl::context> client_tls_context() const;
   // pgwarden_client_tls_handshakes_total{result}: "ok" or a failure reason.
   void count_client_tls_handshake(const std::string& result);
+  // Secrets of users the config does not list (auth_user/auth_query).
+  AuthQuery& auth_query() { return auth_query_; }
   // A verifier no password matches, with a salt that is stable per user name
   // (wire::ScramSecret::mock), for logins that will be refused.
   wire::ScramSecret scram_mock(const std::string& user) const;
@@ -141,6 +144,7 @@ class Proxy {
   int open_clients_ = 0, unauthenticated_ = 0, refusing_ = 0;
   asio::io_context ioc_;
   pool::PoolManager pools_;
+  AuthQuery auth_query_;
   StatementRegistry statements_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<HostPort> bound_;

@@ -22,8 +22,10 @@
 #include <vector>
 
 #include "pgwarden/pool/pool.hpp"
+#include "pgwarden/proxy/login_policy.hpp"
 #include "pgwarden/proxy/outbox.hpp"
 #include "pgwarden/proxy/params.hpp"
+#include "pgwarden/wire/auth.hpp"
 #include "pgwarden/wire/codec.hpp"
 
 namespace pgw::proxy {
@@ -122,6 +124,15 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> greet();
   // The admin console database instead of a pool (session_console.cpp).
   asio::awaitable<void> serve_console();
+  // ---- credentials beyond the config (session_credentials.cpp)
+  // A user refused as unknown_user: its secret from auth_query, when
+  // configured; `secret` set and `refusal` cleared when found. False when
+  // the lookup failed (the client has been told).
+  asio::awaitable<bool> query_unlisted_user(std::optional<LoginRefusal>& refusal,
+                                            std::optional<std::string>& secret);
+  // A client logged in against `stored`: an md5 hash or SCRAM verifier, and
+  // the keys its SCRAM proof gave, are what this user's pools log in with.
+  void remember_credentials(const std::string& stored, std::optional<wire::ScramKeys> keys);
 
   // ---- forwarding (session_forward.cpp)
   asio::awaitable<void> client_loop();

@@ -46,6 +46,23 @@ struct ScramSecret {
   std::string str() const;
 };
 
+// What a SCRAM login needs in place of the password (PgBouncer's SCRAM
+// pass-through): ClientKey, recovered from a client's proof, and ServerKey
+// from the verifier, with the salt and iteration count both were derived
+// with. A server whose verifier has another salt or count cannot be logged in
+// to with them. Secret: never printed.
+struct ScramKeys {
+  std::string client_key;
+  std::string server_key;
+  std::string salt;  // raw bytes
+  int iterations = 0;
+};
+
+// The keys `password` gives under `secret`'s salt and iteration count, or
+// nullopt when the password does not match the verifier.
+std::optional<ScramKeys> scram_keys_for_password(const ScramSecret& secret,
+                                                 std::string_view password);
+
 // The most PBKDF2 iterations the client side computes (under a second here).
 // It runs on a proxy worker thread: a server, or anyone on an unencrypted
 // path, naming 2^31 would stall that thread for half an hour. PostgreSQL's
@@ -56,6 +73,10 @@ inline constexpr int kMaxScramIterations = 1'000'000;
 class ScramClient {
  public:
   explicit ScramClient(std::string password, std::string nonce = {});
+  // Logs in with keys instead of a password: no PBKDF2. The server must offer
+  // the keys' salt and iteration count, else on_server_first fails and
+  // secret_mismatch() is true.
+  explicit ScramClient(ScramKeys keys, std::string nonce = {});
   // Channel binding (RFC 5802 section 6, RFC 5929): over TLS, "p=tls-server-end-point"
   // with the hash of the server's certificate (SCRAM-SHA-256-PLUS); "y" when
   // the client could bind but the server offers no -PLUS mechanism; "n"
@@ -66,9 +87,13 @@ class ScramClient {
   bool on_server_first(std::string_view server_first, std::string& client_final,
                        std::string& error);
   bool verify_server_final(std::string_view server_final, std::string& error) const;
+  // The server's salt or iteration count differ from the keys'.
+  bool secret_mismatch() const { return secret_mismatch_; }
 
  private:
   std::string password_, nonce_, client_first_bare_, server_signature_;
+  std::optional<ScramKeys> keys_;
+  bool secret_mismatch_ = false;
   std::string gs2_header_ = "n,,", cbind_data_;
 };
 
@@ -81,9 +106,14 @@ class ScramServer {
   // Verifies the proof. On success fills server_final ("v=...").
   bool on_client_final(std::string_view client_final, std::string& server_final,
                        std::string& error);
+  // After a successful on_client_final: ClientKey (the proof XOR
+  // HMAC(StoredKey, AuthMessage), whose hash is StoredKey) and the verifier's
+  // ServerKey, salt and iterations. nullopt before.
+  const std::optional<ScramKeys>& keys() const { return keys_; }
 
  private:
   ScramSecret secret_;
+  std::optional<ScramKeys> keys_;
   std::string nonce_, client_first_bare_, server_first_, gs2_header_;
 };
 
