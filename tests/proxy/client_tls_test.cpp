@@ -442,6 +442,54 @@ TEST_F(ClientTls, AWaitingTlsClientIsWatchedThroughTls) {
   EXPECT_EQ(pg_->psql("select count(*) from items", "app"), "0");
 }
 
+// The command-line clients themselves, in each sslmode, against a proxy that
+// prefers TLS and one that requires it: what psql reports and whether
+// pgbench's transactions all ran.
+TEST_F(ClientTls, PsqlAndPgbenchInEachSslmode) {
+  const std::string ca = certs_->ca_cert.string();
+  const fs::path script = dir_ / "one.sql";
+  std::ofstream(script) << "select 1;\n";
+  const std::vector<std::pair<std::string, std::string>> modes = {
+      {"disable", ""},
+      {"allow", ""},
+      {"prefer", ""},
+      {"require", ""},
+      {"verify-ca", " sslrootcert=" + ca},
+      {"verify-full", " host=localhost sslrootcert=" + ca}};
+  for (const std::string server_mode : {"prefer", "require"}) {
+    start(tls_keys(server_mode));
+    for (const auto& [mode, extra] : modes) {
+      SCOPED_TRACE(server_mode + " proxy, client sslmode=" + mode);
+      const std::string conninfo = "host=127.0.0.1 port=" + std::to_string(proxy_->port()) +
+                                   " user=app password=app-pw dbname=app sslmode=" + mode + extra;
+      // libpq's allow tries plaintext first; disable never asks for TLS.
+      const bool plaintext = mode == "disable" || mode == "allow";
+      const bool refused = plaintext && server_mode == std::string("require") && mode == "disable";
+      std::string out;
+      const int rc =
+          run_command("psql '" + conninfo + "' -Atc \"select 'ok'\" -c '\\conninfo' 2>&1", &out);
+      if (refused) {
+        EXPECT_NE(rc, 0) << out;
+        EXPECT_NE(out.find("pgwarden accepts only TLS connections"), std::string::npos) << out;
+        continue;
+      }
+      EXPECT_EQ(rc, 0) << out;
+      EXPECT_EQ(out.find("ok\n"), 0u) << out;
+      // allow retries with TLS after the require proxy's plaintext refusal.
+      const bool tls = !plaintext || server_mode == std::string("require");
+      EXPECT_EQ(out.find("SSL connection (protocol: TLSv1.3") != std::string::npos, tls) << out;
+      std::string bench;
+      EXPECT_EQ(
+          run_command("pgbench -n -t 5 -c 1 -f " + script.string() + " '" + conninfo + "' 2>&1",
+                      &bench),
+          0)
+          << bench;
+      EXPECT_NE(bench.find("number of transactions actually processed: 5/5"), std::string::npos)
+          << bench;
+    }
+  }
+}
+
 TEST_F(ClientTls, NodeDriversConnectOverTls) {
   start(tls_keys("require"));
   std::string out;
