@@ -6,7 +6,7 @@ namespace pgw::pool {
 
 SecretKind secret_kind(std::string_view stored) {
   if (stored.empty()) return SecretKind::none;
-  if (stored.starts_with("md5") && stored.size() == 35) return SecretKind::md5;
+  if (wire::is_md5_hash(stored)) return SecretKind::md5;
   if (wire::ScramSecret::parse(stored)) return SecretKind::scram;
   return SecretKind::plaintext;
 }

@@ -280,7 +280,7 @@ std::optional<wire::ScramSecret> Proxy::scram_secret(const std::string& user) {
   const std::string& pw = u->second.password;
   std::optional<wire::ScramSecret> secret = wire::ScramSecret::parse(pw);
   if (!secret) {
-    if (pw.starts_with("md5") && pw.size() == 35) return std::nullopt;  // cannot derive SCRAM
+    if (wire::is_md5_hash(pw)) return std::nullopt;  // cannot derive SCRAM
     secret = wire::ScramSecret::from_password(pw, wire::random_bytes(16), 4096);
   }
   scram_cache_.emplace(user, *secret);

@@ -150,7 +150,7 @@ asio::awaitable<bool> Session::authenticate() {
         if (auto secret = wire::ScramSecret::parse(*stored)) {
           keys = wire::scram_keys_for_password(*secret, given);
           ok = keys.has_value();
-        } else if (stored->starts_with("md5") && stored->size() == 35) {
+        } else if (wire::is_md5_hash(*stored)) {
           ok = wire::constant_time_equal(wire::md5_hash(user_, given), *stored);
         } else {
           ok = wire::password_equal(given, *stored);

@@ -125,9 +125,8 @@ std::string md5_hash(std::string_view user, std::string_view password) {
 
 std::string md5_response(std::string_view user, std::string_view password_or_hash,
                          std::string_view salt4) {
-  std::string inner = password_or_hash.starts_with("md5") && password_or_hash.size() == 35
-                          ? std::string(password_or_hash.substr(3))
-                          : md5_hash(user, password_or_hash).substr(3);
+  std::string inner = is_md5_hash(password_or_hash) ? std::string(password_or_hash.substr(3))
+                                                    : md5_hash(user, password_or_hash).substr(3);
   inner.append(salt4);
   return "md5" + hex(digest(EVP_md5(), inner));
 }

@@ -33,10 +33,8 @@ std::string q(const fs::path& p) {
 class ClientTls : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/pgwarden-certs-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    certs_ = std::make_unique<TestCerts>(dir_);
+    certs_ = std::make_unique<TempTestCerts>();
+    dir_ = certs_->dir;
     pg_ = std::make_unique<PgCluster>();
     pg_->psql("create role app login password 'app-pw'");
     pg_->psql("create role other login password 'other-pw'");
@@ -45,9 +43,7 @@ class ClientTls : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     pg_.reset();
-    certs_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    certs_.reset();  // and its directory
   }
 
   // A proxy in front of `app` with these [proxy] keys (client_tls_*...).
@@ -94,7 +90,7 @@ class ClientTls : public ::testing::Test {
   }
 
   static inline fs::path dir_;
-  static inline std::unique_ptr<TestCerts> certs_;
+  static inline std::unique_ptr<TempTestCerts> certs_;
   static inline std::unique_ptr<PgCluster> pg_;
   std::unique_ptr<ProxyProcess> proxy_;
   int admin_port_ = 0;

@@ -29,17 +29,13 @@ constexpr const char* kHostsslOnly =
 class ServerTls : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/pgwarden-certs-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    certs_ = std::make_unique<TestCerts>(dir_);
+    certs_ = std::make_unique<TempTestCerts>();
+    dir_ = certs_->dir;
     pg_ = make_cluster(certs_->server_cert, certs_->server_key);
   }
   static void TearDownTestSuite() {
     pg_.reset();
-    certs_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    certs_.reset();  // and its directory
   }
   static std::unique_ptr<PgCluster> make_cluster(const fs::path& cert, const fs::path& key) {
     auto pg = std::make_unique<PgCluster>(
@@ -87,7 +83,7 @@ class ServerTls : public ::testing::Test {
   }
 
   static inline fs::path dir_;
-  static inline std::unique_ptr<TestCerts> certs_;
+  static inline std::unique_ptr<TempTestCerts> certs_;
   static inline std::unique_ptr<PgCluster> pg_;
   std::unique_ptr<ProxyProcess> proxy_;
 };

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <memory>
@@ -114,6 +115,21 @@ TestCerts::TestCerts(const fs::path& dir) {
       make_cert("another CA", other_key.get(), nullptr, nullptr, true, nullptr, -kDay, 30 * kDay);
   other_ca_cert = dir / "other-ca.crt";
   write_cert(other_ca_cert, other.get());
+}
+
+namespace {
+fs::path make_temp_dir() {
+  char tmpl[] = "/tmp/pgwarden-certs-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed for test certificates");
+  return tmpl;
+}
+}  // namespace
+
+TempTestCerts::TempTestCerts() : TestCerts(make_temp_dir()), dir(ca_cert.parent_path()) {}
+
+TempTestCerts::~TempTestCerts() {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 }  // namespace pgw::test

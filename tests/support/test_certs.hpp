@@ -20,4 +20,14 @@ struct TestCerts {
   std::filesystem::path other_ca_cert;                    // trusts none of the above
 };
 
+// TestCerts in a fresh /tmp/pgwarden-certs-* directory, removed with it;
+// tests may put their own files there too.
+struct TempTestCerts : TestCerts {
+  TempTestCerts();
+  ~TempTestCerts();
+  TempTestCerts(const TempTestCerts&) = delete;
+  TempTestCerts& operator=(const TempTestCerts&) = delete;
+  std::filesystem::path dir;
+};
+
 }  // namespace pgw::test

@@ -27,6 +27,10 @@ std::string md5_response(std::string_view user, std::string_view password_or_md5
                          std::string_view salt4);
 // The stored form "md5" + md5hex(password + user).
 std::string md5_hash(std::string_view user, std::string_view password);
+// Whether a stored password is in that form (PostgreSQL's test: "md5" and 32 more).
+inline bool is_md5_hash(std::string_view stored) {
+  return stored.starts_with("md5") && stored.size() == 35;
+}
 
 // A SCRAM-SHA-256 verifier as stored by PostgreSQL:
 // SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>
