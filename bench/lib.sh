@@ -51,3 +51,28 @@ CONF
   export PGPASSWORD=pw
   pgbench -i -q -s "${1:-10}" -h 127.0.0.1 -p "$pg_port" -U postgres postgres >/dev/null 2>&1
 }
+
+# write_pgbouncer_ini LISTEN_PORT SERVER_PORT [EXTRA_LINES]: $work/pgbouncer.ini
+# for the database "postgres" (transaction pooling, 20 per pool, user postgres
+# from $work/userlist.txt, admin console for postgres).
+write_pgbouncer_ini() {
+  cat > "$work/pgbouncer.ini" <<CONF
+[databases]
+postgres = host=127.0.0.1 port=$2 dbname=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $1
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $work/userlist.txt
+admin_users = postgres
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 1000
+${3:-}
+logfile = $work/pgbouncer.log
+pidfile = $work/pgbouncer.pid
+CONF
+  echo '"postgres" "pw"' > "$work/userlist.txt"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$work/pgbouncer.ini" "$work/userlist.txt"; fi
+}

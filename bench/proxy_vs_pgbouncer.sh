@@ -34,24 +34,7 @@ CONF
 fi
 
 bouncer_port=$(free_port 26500)
-cat > "$work/pgbouncer.ini" <<CONF
-[databases]
-postgres = host=127.0.0.1 port=$pg_port dbname=postgres
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $bouncer_port
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $work/userlist.txt
-pool_mode = transaction
-default_pool_size = 20
-max_client_conn = 1000
-$bouncer_tls_line
-logfile = $work/pgbouncer.log
-pidfile = $work/pgbouncer.pid
-CONF
-echo '"postgres" "pw"' > "$work/userlist.txt"
-[ "$(id -u)" = 0 ] && chown postgres "$work/pgbouncer.ini" "$work/userlist.txt"
+write_pgbouncer_ini "$bouncer_port" "$pg_port" "$bouncer_tls_line"
 as_pg pgbouncer -d "$work/pgbouncer.ini"
 sleep 0.5
 bouncer_pid=$(cat "$work/pgbouncer.pid"); pids+=("$bouncer_pid")

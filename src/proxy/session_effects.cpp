@@ -3,6 +3,8 @@
 #include <cctype>
 #include <string>
 
+#include "pgwarden/wire/sql_lex.hpp"
+
 namespace pgw::proxy {
 
 namespace {
@@ -20,28 +22,10 @@ bool contains_nocase(std::string_view hay, std::string_view needle) {
   return false;
 }
 
-// Skips whitespace and comments from `i`.
-size_t skip_blank(std::string_view s, size_t i) {
-  for (;;) {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-    if (s.substr(i, 2) == "--") {
-      while (i < s.size() && s[i] != '\n') ++i;
-    } else if (s.substr(i, 2) == "/*") {
-      size_t end = s.find("*/", i + 2);
-      i = end == std::string_view::npos ? s.size() : end + 2;
-    } else {
-      return i;
-    }
-  }
-}
+using wire::skip_blank;
 
-// The next word (letters, digits, _) from `i`, lower-cased; advances `i`.
 std::string word(std::string_view s, size_t& i) {
-  i = skip_blank(s, i);
-  std::string w;
-  while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_'))
-    w.push_back(lower(s[i++]));
-  return w;
+  return wire::next_word(s, i);
 }
 
 // A setting's name from `i` (letters, digits, _ and .), lower-cased; advances `i`.

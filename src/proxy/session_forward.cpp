@@ -69,7 +69,7 @@ void Session::refuse_request(const std::string& sqlstate, const std::string& mes
   wire::error_response(out, {"ERROR", sqlstate, message});
   proxy_.count_error(sqlstate, "proxy");
   if (refusing_simple_query_) {
-    wire::ready_for_query(out, server_ ? server_->link.tx_status() : 'I');
+    wire::ready_for_query(out, client_tx_status());
   } else {
     discard_until_sync_ = true;
   }
@@ -226,6 +226,7 @@ asio::awaitable<bool> Session::attach_server(std::string& to_server) {
   set_state(ClientState::active);
 
   // Probe bookkeeping belongs to one link: a link lost mid-probe leaves none.
+  server_words_.reset();
   unnamed_on_link_ = false;
   probe_failed_ = probe_due_ = false;
   probe_rows_.clear();
@@ -309,7 +310,7 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
     if (t == 'S') {
       discard_until_sync_ = false;
       std::string out;
-      wire::ready_for_query(out, server_ ? server_->link.tx_status() : 'I');
+      wire::ready_for_query(out, client_tx_status());
       push_synthetic(std::move(out));
     } else if (t == 'X') {
       got_terminate_ = true;
@@ -317,6 +318,7 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
     }
     co_return true;
   }
+  if (lost_block_ && t != 'X') co_return co_await answer_in_lost_block(f);
   switch (t) {
     case 'X':
       got_terminate_ = true;
@@ -391,6 +393,7 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
       unnamed_on_link_ = false;
       LinkRequest q{LinkRequest::query};
       q.changes_settings = probe_after_frame_;
+      q.tx_exit = wire::classify_tx_exit(f.body.substr(0, f.body.find('\0')));
       send_to_server(std::move(q));
       break;
     }
@@ -566,7 +569,9 @@ asio::awaitable<void> Session::client_loop() {
 void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, bool& release) {
   const char t = f.type;
   SPDLOG_TRACE("client {} server msg '{}' outstanding={}", id_, t, server_->link.outstanding());
+  const size_t before = to_client.size();
   const wire::BackendOutcome out = server_->link.received(f, to_client);
+  if (t == 'N') note_server_words(f);
 
   if (t == 'S') {  // ParameterStatus: the server's value changed (SET, RESET, DISCARD)
     std::string_view k, v;
@@ -579,6 +584,13 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
   }
   if (out.fatal) {
     proxy_.count_error(out.error_fields.sqlstate, "server");
+    if (rescues_from(out.error_fields.sqlstate)) {
+      // The client keeps its connection: it hears of the loss as an error
+      // when the link closes (server_lost), not as the server's FATAL.
+      to_client.resize(before);
+      server_words_ = out.error_fields;
+      return;
+    }
     end_with("server_fatal", "server", out.error_fields.sqlstate, out.error_fields.message, 0,
              "disconnected");
     return;
@@ -781,48 +793,6 @@ void Session::return_to_pool(pool::ServerPtr s) {
     pool_->reset_then_release(std::move(s), {ps.reset_query}, "reset_failed");
   else
     pool_->release(std::move(s));
-}
-
-void Session::server_lost(const pool::ServerPtr& s, std::string cause, std::string initiator,
-                          int err_no, std::string message) {
-  // In session mode the client owns its link; in transaction mode only a link
-  // that was not provably idle had the client's work on it.
-  const bool fatal = s->link.fatal_seen();
-  const bool busy = !s->link.idle() || mode_ == PoolMode::session;
-  std::string state = to_string(state_.load());
-  if (reader_) reader_->attached = false;
-  server_.reset();
-  unlink_server(*s);
-  tx_started_ns_ = 0;
-  request_in_flight_.store(false, std::memory_order_relaxed);
-  std::string sqlstate = end_sqlstate_;
-  if (fatal) message = end_message_;
-  pool::CloseReason why{cause,  initiator, fatal ? sqlstate : "",         message,
-                        err_no, state,     busy ? "disconnected" : "none"};
-  pool_->close(s, why);
-  if (!busy) return;  // the client had nothing running there: it does not notice
-  if (fatal) {
-    // The client has the server's own FATAL in its outbox: deliver it, then
-    // end as the server did.
-    asio::co_spawn(
-        strand_,
-        [self = shared_from_this()]() -> asio::awaitable<void> {
-          co_await self->close_client_after_flush();
-        },
-        asio::detached);
-    return;
-  }
-  std::string text = fmt::format(
-      "pgwarden: server connection {} lost ({}{}{}); the open transaction, if any, "
-      "was rolled back",
-      s->backend, cause, message.empty() ? "" : ": ", message);
-  end_with(cause, initiator, sqlstate::kConnectionFailure, text, err_no, "disconnected");
-  asio::co_spawn(
-      strand_,
-      [self = shared_from_this(), text]() -> asio::awaitable<void> {
-        co_await self->send_fatal_and_close(sqlstate::kConnectionFailure, text, "");
-      },
-      asio::detached);
 }
 
 }  // namespace pgw::proxy

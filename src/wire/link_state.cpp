@@ -1,5 +1,7 @@
 #include "pgwarden/wire/link_state.hpp"
 
+#include "pgwarden/wire/aborted_transaction.hpp"
+
 namespace pgw::wire {
 
 namespace {
@@ -247,7 +249,10 @@ BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
       // The proxy's own queries fail quietly; an injected Parse or Close fails
       // for the client's request it serves, so the client hears it.
       if (!out.replay_failed && !out.probe_failed) to_client.append(f.body.data() - 5, f.size);
-      if (!is_simple(front->kind)) skip_to_sync(out);
+      if (!is_simple(front->kind)) {
+        batch_failed_ = true;
+        skip_to_sync(out);
+      }
       drain_locals(to_client, out);
       return out;
     }
@@ -313,6 +318,7 @@ BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
   forward();
   if (done.changes_settings) out.settings_changed = true;
   if (t == 'Z') {
+    if (done.kind == LinkRequest::sync) batch_failed_ = false;
     out.status = f.body.empty() ? 'I' : f.body[0];
     tx_ = out.status;
     copy_ = Copy::none;
@@ -325,6 +331,89 @@ BackendOutcome LinkState::received(const Frame& f, std::string& to_client) {
   }
   drain_locals(to_client, out);
   return out;
+}
+
+LostLinkAnswer LinkState::lost(const LostLinkErrors& why) {
+  LostLinkAnswer a;
+  char status = tx_;
+  bool block_told = tx_ == 'E';  // a failed block: the client expects nothing but 25P02
+  bool batch_told = batch_failed_;
+  auto in_block = [&] { return status == 'T' || status == 'E'; };
+  auto fail = [&] {
+    if (!in_block()) {
+      error_response(a.to_client, why.outcome_unknown);
+    } else if (!block_told) {
+      error_response(a.to_client, why.rolled_back);
+      block_told = true;
+    } else {
+      error_response(a.to_client, in_failed_transaction_error());
+    }
+  };
+  auto ready = [&] {
+    if (in_block()) status = 'E';
+    ready_for_query(a.to_client, status);
+  };
+  for (LinkRequest& r : pending_) {
+    switch (r.kind) {
+      case LinkRequest::injected_parse:
+      case LinkRequest::injected_close:
+      case LinkRequest::replay:
+      case LinkRequest::probe:
+      case LinkRequest::copy_end:
+        break;  // the proxy's own: nothing for the client
+      case LinkRequest::local:
+        if (!batch_told) {
+          a.to_client += r.payload;
+          if (r.closes && !r.client_name.empty())
+            a.closed_client_statements.emplace_back(std::move(r.client_name), r.client_serial);
+        } else if (!r.closes && !r.client_name.empty()) {
+          a.forgotten_client_statements.emplace_back(std::move(r.client_name), r.client_serial);
+        }
+        break;
+      case LinkRequest::sync:
+        // Everything of the batch may have run without its end being
+        // confirmed: in a block the block is lost, outside one the commit.
+        if (!batch_told) fail();
+        batch_told = false;
+        ready();
+        break;
+      case LinkRequest::query:
+      case LinkRequest::function_call:
+        if (r.tx_exit == TxExit::rollback || (r.tx_exit == TxExit::commit && status == 'E')) {
+          // The block is gone either way: ending it succeeds (as ROLLBACK).
+          command_complete(a.to_client, "ROLLBACK");
+          status = 'I';
+          block_told = false;
+          ready_for_query(a.to_client, status);
+        } else if (r.tx_exit == TxExit::commit && status == 'I') {
+          command_complete(a.to_client, "COMMIT");  // nothing to commit
+          ready_for_query(a.to_client, status);
+        } else if (r.tx_exit == TxExit::commit) {
+          error_response(a.to_client, why.outcome_unknown);
+          status = 'I';  // the block is over, committed or not
+          block_told = false;
+          ready_for_query(a.to_client, status);
+        } else {
+          fail();
+          ready();
+        }
+        break;
+      default:  // parse, bind, describe, execute, close: one error per batch
+        if (!batch_told) fail();
+        batch_told = true;
+        if (r.kind == LinkRequest::parse && !r.client_name.empty())
+          a.forgotten_client_statements.emplace_back(std::move(r.client_name), r.client_serial);
+        break;
+    }
+  }
+  a.mid_batch = unsynced_ > 0;
+  if (a.mid_batch && !batch_told) fail();
+  if (in_block()) status = 'E';
+  a.status = status;
+  a.told = block_told;
+  pending_.clear();
+  broken_ = true;
+  return a;
 }
 
 }  // namespace pgw::wire

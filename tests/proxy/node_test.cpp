@@ -4,10 +4,11 @@
 using namespace pgw::test;
 
 namespace {
-std::string node_script(const std::string& name, int port, int& status) {
+std::string node_script(const std::string& name, int port, int& status,
+                        const std::string& env = "") {
   std::string dir = std::string(PGWARDEN_TESTS_NODE_DIR);
   std::string out;
-  status = run_command("cd " + dir + " && PROXY_PORT=" + std::to_string(port) +
+  status = run_command("cd " + dir + " && PROXY_PORT=" + std::to_string(port) + " " + env +
                            " timeout 120 node " + name + " 2>&1",
                        &out);
   return out;
@@ -36,4 +37,22 @@ TEST_F(ProxyTest, PostgresJsPreparedStatementsCancelCopy) {
   }
   EXPECT_GE(opened, 26);
   EXPECT_EQ(dropped, 0);
+}
+
+TEST_F(ProxyTest, DriversKeepTheirConnectionsWhenTheServerEndsTheirLinks) {
+  start_proxy("default_pool_size = 4\n");
+  int status = 0;
+  std::string out =
+      node_script("proxy_rescue.mjs", proxy().port(), status, "PG_URL='" + pg().url("app") + "'");
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("ok"), std::string::npos) << out;
+  // Four server links ended under them; no client connection did.
+  int rescued_links = 0, clients_dropped = 0;
+  for (auto& e : proxy().settled_events()) {
+    if (e["event"] == "server.close" && e.value("client_impact", "") == "error_returned")
+      ++rescued_links;
+    if (e["event"] == "client.close" && e.value("initiator", "") != "client") ++clients_dropped;
+  }
+  EXPECT_EQ(rescued_links, 4);
+  EXPECT_EQ(clients_dropped, 0);
 }

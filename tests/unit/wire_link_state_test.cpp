@@ -4,39 +4,12 @@
 
 #include "pgwarden/wire/codec.hpp"
 #include "pgwarden/wire/link_state.hpp"
+#include "wire_test_messages.hpp"
 
 using namespace pgw::wire;
+using namespace pgw::wire::test;
 
 namespace {
-
-// Holds one server message's bytes and a Frame over them.
-struct Msg {
-  std::string bytes;
-  Frame frame() const {
-    Frame f;
-    next_frame(bytes, 1 << 20, f);
-    return f;
-  }
-};
-
-Msg typed(char type, std::string body = {}) {
-  Msg m;
-  m.bytes.push_back(type);
-  put_u32(m.bytes, static_cast<uint32_t>(body.size() + 4));
-  m.bytes += body;
-  return m;
-}
-Msg ready(char status) {
-  return typed('Z', std::string(1, status));
-}
-Msg complete(const std::string& tag) {
-  return typed('C', tag + std::string(1, '\0'));
-}
-Msg error(const std::string& severity, const std::string& sqlstate, const std::string& text) {
-  Msg m;
-  error_response(m.bytes, {severity, sqlstate, text});
-  return m;
-}
 
 // Feeds `m` and returns what the client would see, as message types.
 std::string feed(LinkState& link, const Msg& m, BackendOutcome* out = nullptr) {

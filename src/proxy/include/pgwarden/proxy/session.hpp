@@ -25,6 +25,7 @@
 #include "pgwarden/proxy/login_policy.hpp"
 #include "pgwarden/proxy/outbox.hpp"
 #include "pgwarden/proxy/params.hpp"
+#include "pgwarden/wire/aborted_transaction.hpp"
 #include "pgwarden/wire/auth.hpp"
 #include "pgwarden/wire/codec.hpp"
 
@@ -153,8 +154,21 @@ class Session : public std::enable_shared_from_this<Session> {
   void unlink_server(pool::ServerConn& s);
   // Latency histograms at the end of a request (and of a transaction).
   void record_request_done(char tx_status);
+  // ---- a lost server link (session_rescue.cpp)
+  // Ends the attachment: in transaction mode the client keeps its connection
+  // and is owed errors for the work the link had; otherwise it is closed.
   void server_lost(const pool::ServerPtr& s, std::string cause, std::string initiator, int err_no,
                    std::string message);
+  bool may_rescue() const;
+  // A server FATAL with this SQLSTATE fails the client's work instead of
+  // ending its connection.
+  bool rescues_from(const std::string& fatal_sqlstate) const;
+  // Keeps a NoticeResponse that explains a close to come (57P01/57P02/57P03).
+  void note_server_words(const wire::Frame& f);
+  // A client whose transaction block died with its link: answered locally.
+  asio::awaitable<bool> answer_in_lost_block(const wire::Frame& f);
+  // The transaction status the client was last told of.
+  char client_tx_status() const;
   // Records a request written to the server in the link's state machine.
   void send_to_server(wire::LinkRequest r);
   // A response the proxy produces itself, delivered in request order.
@@ -225,6 +239,12 @@ class Session : public std::enable_shared_from_this<Session> {
   pool::ServerPtr server_;
   std::shared_ptr<Outbox> server_out_;  // writes to server_, from either coroutine
   std::shared_ptr<ReaderControl> reader_;
+  // What the attached server said before it closed (a FATAL or WARNING the
+  // client was spared), for the close's cause and the client's error.
+  std::optional<wire::ErrorFields> server_words_;
+  // The client's transaction block was lost with its link: until it ends the
+  // block, pgwarden answers it.
+  std::optional<wire::AbortedTransaction> lost_block_;
   // The proxy refused a request in an extended-protocol batch: the client's
   // messages are skipped up to its Sync, as PostgreSQL would after an error.
   bool discard_until_sync_ = false;

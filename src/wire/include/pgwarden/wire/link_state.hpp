@@ -18,6 +18,7 @@
 
 #include "pgwarden/wire/codec.hpp"
 #include "pgwarden/wire/prepared_lru.hpp"
+#include "pgwarden/wire/sql_lex.hpp"
 
 namespace pgw::wire {
 
@@ -49,6 +50,9 @@ struct LinkRequest {
   // one definition of a name from a later one.
   uint64_t client_serial = 0;
   bool closes = false;
+  // query: the statement ends a transaction block (what a lost link answers
+  // for it depends on it).
+  TxExit tx_exit = TxExit::other;
 
   bool sync_point() const {
     return kind == sync || kind == query || kind == function_call || kind == replay ||
@@ -105,6 +109,21 @@ struct BackendOutcome {
   std::vector<std::pair<std::string, uint64_t>> kept_client_statements;
 };
 
+// What a client is owed for the requests its lost link left unanswered, in
+// order, as if the server had failed each of them (LinkState::lost).
+struct LostLinkErrors {
+  ErrorFields rolled_back;      // the client's transaction block died with the link
+  ErrorFields outcome_unknown;  // a request outside a block (or a COMMIT) may have run
+};
+struct LostLinkAnswer {
+  std::string to_client;   // errors, local answers due, a ReadyForQuery per sync point
+  char status = 'I';       // the client's transaction status afterwards: 'E' = its block is lost
+  bool told = false;       // the client has heard that its block is lost
+  bool mid_batch = false;  // its extended batch has no Sync yet: skip to it, then ReadyForQuery
+  std::vector<std::pair<std::string, uint64_t>> forgotten_client_statements;
+  std::vector<std::pair<std::string, uint64_t>> closed_client_statements;
+};
+
 class LinkState {
  public:
   // ---- what the proxy wrote to the server (call in write order) ----
@@ -155,6 +174,11 @@ class LinkState {
     return stale_.count(id) != 0 && !in_flight_.count(id);
   }
 
+  // The link is gone (EOF, reset, FATAL): what the client hears instead of
+  // the responses still due, so that it keeps its connection. Call once, as
+  // the last thing done with this state.
+  LostLinkAnswer lost(const LostLinkErrors& why);
+
   // Simple-query bookkeeping for the proxy's own queries on an idle link
   // (reset query, health check): same rules, nothing client-visible.
   void sent_internal_query() { sent({LinkRequest::replay}); }
@@ -172,6 +196,7 @@ class LinkState {
   char tx_ = 'I';
   bool broken_ = false;
   bool fatal_ = false;
+  bool batch_failed_ = false;  // an error in the current extended batch (skipping to Sync)
   PreparedLru confirmed_;
   // Statement ids with Parse/Close written but not yet answered: the last one
   // written decides will_exist(); the count says when none is left in flight.
