@@ -18,6 +18,7 @@
 
 #include "http_get.hpp"
 #include "stack.hpp"
+#include "test_certs.hpp"
 
 namespace pgw::test {
 namespace {
@@ -432,6 +433,50 @@ TEST_F(ReplicationTest, WalSenderTimeoutGivesTheClientFatal57P03) {
   pg_->psql("select pg_drop_replication_slot('t2')");
 }
 
+TEST_F(ReplicationTest, ProxyShutdownEndsTheStreamWithFatal57P01) {
+  auto c = pq_connect(via_proxy("replication=database"));
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+  PGresult* r = PQexec(c.get(), "CREATE_REPLICATION_SLOT t3 TEMPORARY LOGICAL test_decoding");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  r = PQexec(c.get(), "START_REPLICATION SLOT t3 LOGICAL 0/0");
+  ASSERT_EQ(PQresultStatus(r), PGRES_COPY_BOTH) << PQresultErrorMessage(r);
+  PQclear(r);
+  // SIGTERM drains: a streaming replication client is told, not cut off.
+  ASSERT_EQ(kill(proxy_->pid(), SIGTERM), 0);
+  for (;;) {
+    char* buf = nullptr;
+    const int n = PQgetCopyData(c.get(), &buf, 0);
+    if (buf) PQfreemem(buf);
+    if (n < 0) break;
+  }
+  std::string sqlstate, message = PQerrorMessage(c.get());
+  while (PGresult* res = PQgetResult(c.get())) {
+    if (const char* st = PQresultErrorField(res, PG_DIAG_SQLSTATE)) sqlstate = st;
+    message += PQresultErrorMessage(res);
+    PQclear(res);
+  }
+  EXPECT_EQ(sqlstate, "57P01") << message;
+  EXPECT_NE(message.find("pgwarden is shutting down"), std::string::npos) << message;
+  EXPECT_TRUE(proxy_->exited_within(10));
+  bool seen = false;
+  for (auto& e : proxy_->events())
+    if (e["event"] == "client.close" && e.value("replication", "") == "database") {
+      seen = true;
+      EXPECT_EQ(e["cause"], "proxy_shutdown") << e.dump();
+      EXPECT_EQ(e["sqlstate"], "57P01");
+      EXPECT_EQ(e["replication_phase"], "ended");
+    }
+  EXPECT_TRUE(seen);
+  // The walsender went with it: the temporary slot is gone.
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return trim(pg_->psql(
+                   "select count(*) from pg_replication_slots where slot_name = 't3'")) == "0";
+      },
+      10));
+}
+
 TEST_F(ReplicationTest, PostgresJsReplicationConnectionAsZeroCacheOpensIt) {
   std::string out;
   const int status = run_command(std::string("cd ") + PGWARDEN_TESTS_NODE_DIR +
@@ -455,5 +500,60 @@ TEST_F(ReplicationTest, PostgresJsReplicationConnectionAsZeroCacheOpensIt) {
   EXPECT_TRUE(seen);
 }
 
+// TLS on both sides: the client to pgwarden (client_tls_sslmode = require)
+// and pgwarden to a server that accepts only TLS (hostssl), with a CopyBoth
+// stream carrying a row through both.
+TEST(ReplicationTls, LogicalStreamThroughTlsOnBothSides) {
+  TempTestCerts certs;
+  PgCluster pg(PgClusterOptions{.settings = {{"wal_level", "logical"}, {"max_wal_senders", "5"}},
+                                .ssl_cert = certs.server_cert,
+                                .ssl_key = certs.server_key,
+                                .hba_tcp_lines =
+                                    "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+                                    "hostssl replication all 127.0.0.1/32 scram-sha-256\n"
+                                    "hostnossl all all 127.0.0.1/32 reject\n"
+                                    "hostnossl replication all 127.0.0.1/32 reject"});
+  pg.psql("create role app login replication password 'app-pw'");
+  pg.psql("create database app owner app");
+  pg.psql("create table items(id int primary key, note text)", "app");
+  auto q = [](const fs::path& p) { return "\"" + p.string() + "\""; };
+  ProxyProcess px(fmt::format(
+      "pool_mode = \"transaction\"\nclient_tls_sslmode = \"require\"\nclient_tls_cert_file = "
+      "{}\nclient_tls_key_file = {}\n[databases.app]\nhost = \"127.0.0.1\"\nport = {}\nsslmode "
+      "= \"verify-ca\"\nsslrootcert = {}\n[users.app]\npassword = \"app-pw\"\n",
+      q(certs.server_cert), q(certs.server_key), pg.port(), q(certs.ca_cert)));
+  auto c =
+      pq_connect(px.conninfo("app", "app-pw", "app") + " sslmode=require replication=database");
+  // conninfo() says sslmode=disable first; the later one wins.
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+  EXPECT_EQ(PQsslInUse(c.get()), 1);
+  auto ssl = pq_exec(c.get(), "select ssl from pg_stat_ssl where pid = pg_backend_pid()");
+  ASSERT_TRUE(ssl.ok) << ssl.message;
+  EXPECT_EQ(ssl.value, "t");  // the walsender's own connection is TLS
+  PGresult* r = PQexec(c.get(), "CREATE_REPLICATION_SLOT tls1 TEMPORARY LOGICAL test_decoding");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  r = PQexec(c.get(), "START_REPLICATION SLOT tls1 LOGICAL 0/0");
+  ASSERT_EQ(PQresultStatus(r), PGRES_COPY_BOTH) << PQresultErrorMessage(r);
+  PQclear(r);
+  pg.psql("insert into items values (7, 'over tls')", "app");
+  std::string seen;
+  const auto end = std::chrono::steady_clock::now() + 15s;
+  while (seen.find("note[text]:'over tls'") == std::string::npos &&
+         std::chrono::steady_clock::now() < end) {
+    char* buf = nullptr;
+    const int n = PQgetCopyData(c.get(), &buf, 1);
+    if (n > 0 && buf[0] == 'w') seen.append(buf + 25, n - 25);
+    if (buf) PQfreemem(buf);
+    if (n < 0) break;
+    if (n == 0) {
+      std::this_thread::sleep_for(50ms);
+      PQconsumeInput(c.get());
+    }
+  }
+  EXPECT_NE(seen.find("table public.items: INSERT: id[integer]:7 note[text]:'over tls'"),
+            std::string::npos)
+      << seen;
+}
 }  // namespace
 }  // namespace pgw::test
