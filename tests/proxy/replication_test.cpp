@@ -555,5 +555,48 @@ TEST(ReplicationTls, LogicalStreamThroughTlsOnBothSides) {
             std::string::npos)
       << seen;
 }
+
+// The server goes away without a word (its postmaster killed, as in a crash
+// or a failover): the replication client gets FATAL 57P03 naming it, never a
+// bare close, so it backs off and reconnects.
+TEST(ReplicationServerGone, ClientGetsFatal57P03NotABareClose) {
+  PgCluster pg(PgClusterOptions{.settings = {{"wal_level", "logical"}, {"max_wal_senders", "5"}}});
+  pg.psql("create role app login replication password 'app-pw'");
+  pg.psql("create database app owner app");
+  ProxyProcess px(
+      fmt::format("pool_mode = \"transaction\"\n[databases.app]\nhost = \"127.0.0.1\"\nport = "
+                  "{}\n[users.app]\npassword = \"app-pw\"\n",
+                  pg.port()));
+  auto c = pq_connect(px.conninfo("app", "app-pw", "app") + " replication=database");
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+  PGresult* r = PQexec(c.get(), "CREATE_REPLICATION_SLOT gone TEMPORARY LOGICAL test_decoding");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  r = PQexec(c.get(), "START_REPLICATION SLOT gone LOGICAL 0/0");
+  ASSERT_EQ(PQresultStatus(r), PGRES_COPY_BOTH) << PQresultErrorMessage(r);
+  PQclear(r);
+  pg.kill9();  // the walsender exits on its postmaster's death, saying nothing
+  for (;;) {
+    char* buf = nullptr;
+    const int n = PQgetCopyData(c.get(), &buf, 0);
+    if (buf) PQfreemem(buf);
+    if (n < 0) break;
+  }
+  std::string sqlstate, message = PQerrorMessage(c.get());
+  while (PGresult* res = PQgetResult(c.get())) {
+    if (const char* st = PQresultErrorField(res, PG_DIAG_SQLSTATE)) sqlstate = st;
+    message += PQresultErrorMessage(res);
+    PQclear(res);
+  }
+  EXPECT_EQ(sqlstate, "57P03") << message;
+  EXPECT_NE(message.find("the server closed the replication connection without a message"),
+            std::string::npos)
+      << message;
+  auto ev = px.wait_event({{"event", "client.close"}, {"replication", "database"}});
+  EXPECT_EQ(ev["cause"], "server_eof") << ev.dump();
+  EXPECT_EQ(ev["initiator"], "server");
+  EXPECT_EQ(ev["sqlstate"], "57P03");
+  EXPECT_EQ(ev["client_impact"], "disconnected");
+}
 }  // namespace
 }  // namespace pgw::test
