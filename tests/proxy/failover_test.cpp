@@ -173,9 +173,13 @@ TEST_P(FailoverRide, HeldDuringTheGapZero25006) {
   int total_errors = 0;
   for (auto& [code, n] : errors) total_errors += n;
   EXPECT_LE(total_errors, 1) << last_error;
-  // Every acknowledged write is on the new primary.
+  // Every acknowledged write is on the new primary (a fast shutdown sends
+  // all WAL to the standby; an immediate one may lose the last asynchronously
+  // replicated commits, pgwarden or not).
   const int rows = std::stoi(standby_->psql("select count(*) from t where v > 0", "app"));
-  EXPECT_GE(rows, ok.load());
+  if (GetParam() == "fast") {
+    EXPECT_GE(rows, ok.load());
+  }
   // One failover event with its timeline, and the metrics.
   auto ev = proxy_->wait_event({{"event", "failover"}, {"database", "app"}}, 10);
   ASSERT_TRUE(ev.is_object()) << proxy_->stderr_text();
@@ -246,7 +250,7 @@ TEST_F(FailoverTest, NoWriterPastFailoverWaitTimeoutIs57P03NamingTheHosts) {
   double waited = seconds_since(t0);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.sqlstate, "57P03") << r.message;
-  EXPECT_NE(r.message.find("failover_wait_timeout (2000ms)"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("within failover_wait_timeout (2s)"), std::string::npos) << r.message;
   EXPECT_NE(r.message.find(fmt::format("127.0.0.1:{} (down", primary_->port())), std::string::npos)
       << r.message;
   EXPECT_NE(r.message.find(fmt::format("127.0.0.1:{} (standby", standby_->port())),
@@ -349,23 +353,29 @@ TEST_F(FailoverTest, AHostAnswering57P03IsNotReady) {
 // functions over a table the test controls.
 TEST_F(FailoverTest, AuroraTopologyIsLearnt) {
   const int p = primary_->port();
-  primary_->psql("create table public.aurora_topology(server_id text, session_id text)");
+  primary_->psql("create table public.aurora_topology(server_id text, session_id text)", "app");
   primary_->psql(
       "insert into public.aurora_topology values ('inst-a', 'MASTER_SESSION_ID'), ('inst-b', "
-      "'a5d8b7e2')");
+      "'a5d8b7e2')",
+      "app");
+  primary_->psql("grant select on public.aurora_topology to public", "app");
   primary_->psql(
       "create function pg_catalog.aurora_replica_status() returns table(server_id text, "
       "session_id text) language sql as 'select server_id, session_id from "
-      "public.aurora_topology'");
-  primary_->psql(fmt::format(
-      "create function pg_catalog.aurora_db_instance_identifier() returns text language sql as "
-      "'select case when pg_catalog.inet_server_port() = {} then ''inst-a'' else ''inst-b'' "
-      "end'",
-      p));
+      "public.aurora_topology'",
+      "app");
+  primary_->psql(
+      fmt::format(
+          "create function pg_catalog.aurora_db_instance_identifier() returns text language sql as "
+          "'select case when pg_catalog.inet_server_port() = {} then ''inst-a'' else ''inst-b'' "
+          "end'",
+          p),
+      "app");
   // The standby replays them.
   for (int i = 0; i < 100; ++i) {
     try {
-      if (standby_->psql("select pg_catalog.aurora_db_instance_identifier()") == "inst-b") break;
+      if (standby_->psql("select pg_catalog.aurora_db_instance_identifier()", "app") == "inst-b")
+        break;
     } catch (const std::exception&) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -379,11 +389,11 @@ TEST_F(FailoverTest, AuroraTopologyIsLearnt) {
     auto r = http_get(admin_port_, "/api/hosts");
     hosts_json = nlohmann::json::parse(r.body, nullptr, false);
     if (hosts_json.is_array() && !hosts_json.empty()) {
-      bool learnt = false;
+      int learnt = 0;
       for (auto& d : hosts_json)
         if (d["database"] == "app")
-          for (auto& h : d["hosts"]) learnt = learnt || h.value("aurora_id", "") == "inst-b";
-      if (learnt) break;
+          for (auto& h : d["hosts"]) learnt += h.value("aurora_writer", "") == "inst-a";
+      if (learnt == 2) break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -394,7 +404,7 @@ TEST_F(FailoverTest, AuroraTopologyIsLearnt) {
     seen = true;
     ASSERT_EQ(d["hosts"].size(), 2u);
     EXPECT_EQ(d["hosts"][0]["role"], "primary");
-    EXPECT_EQ(d["hosts"][0]["aurora_id"], "inst-a");
+    EXPECT_EQ(d["hosts"][0]["aurora_id"], "inst-a") << hosts_json.dump();
     EXPECT_EQ(d["hosts"][0]["aurora_writer"], "inst-a");
     EXPECT_EQ(d["hosts"][1]["role"], "standby");
     EXPECT_EQ(d["hosts"][1]["aurora_id"], "inst-b");
