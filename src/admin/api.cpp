@@ -185,6 +185,33 @@ json servers_json(proxy::Proxy& px) {
   return out;
 }
 
+// Each tracked database's hosts as the role monitor knows them.
+json hosts_json(proxy::Proxy& px) {
+  json out = json::array();
+  for (const auto& [db, hs] : px.pools().host_sets()) {
+    if (!hs->tracked()) continue;
+    json hosts = json::array();
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& h : hs->snapshot()) {
+      json j{{"host", h.addr.str()},
+             {"role", pool::to_string(h.role)},
+             {"answer", h.answer},
+             {"quarantined", h.quarantined && now < h.quarantined_until},
+             {"failures", h.failures}};
+      if (!h.aurora_id.empty()) j["aurora_id"] = h.aurora_id;
+      if (!h.aurora_writer.empty()) j["aurora_writer"] = h.aurora_writer;
+      hosts.push_back(std::move(j));
+    }
+    json d{{"database", db}, {"hosts", hosts}, {"failovers", hs->failovers()}};
+    if (auto fo = hs->failover()) {
+      d["failover_in_progress"] = true;
+      d["failover_old_host"] = fo->old_host;
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 json capacity_json(proxy::Proxy& px) {
   json out = json::array();
   for (const auto& c : px.capacities()) {
@@ -239,6 +266,8 @@ void install_api(HttpServer& server, ApiSources src) {
   });
   server.route("GET", "/api/pools",
                [s](const HttpRequest&) { return json_ok(pools_json(s->proxy)); });
+  server.route("GET", "/api/hosts",
+               [s](const HttpRequest&) { return json_ok(hosts_json(s->proxy)); });
   server.route("GET", "/api/clients",
                [s](const HttpRequest&) { return json_ok(clients_json(s->proxy)); });
   server.route("GET", "/api/servers", [s](const HttpRequest&) {

@@ -37,6 +37,38 @@ std::string HostPort::str() const {
   return fmt::format("{}:{}", host, port);
 }
 
+std::optional<TargetSessionAttrs> parse_target_session_attrs(std::string_view text) {
+  if (text == "read-write") return TargetSessionAttrs::read_write;
+  if (text == "read-only") return TargetSessionAttrs::read_only;
+  if (text == "prefer-standby") return TargetSessionAttrs::prefer_standby;
+  if (text == "any") return TargetSessionAttrs::any;
+  return std::nullopt;
+}
+
+const char* to_string(TargetSessionAttrs t) {
+  switch (t) {
+    case TargetSessionAttrs::read_write:
+      return "read-write";
+    case TargetSessionAttrs::read_only:
+      return "read-only";
+    case TargetSessionAttrs::prefer_standby:
+      return "prefer-standby";
+    case TargetSessionAttrs::any:
+      return "any";
+  }
+  return "any";
+}
+
+std::vector<HostPort> DatabaseConfig::all_hosts() const {
+  if (!hosts.empty()) return hosts;
+  return {HostPort{host, port}};
+}
+
+TargetSessionAttrs DatabaseConfig::session_attrs() const {
+  if (target_session_attrs) return *target_session_attrs;
+  return hosts.size() > 1 ? TargetSessionAttrs::read_write : TargetSessionAttrs::any;
+}
+
 std::optional<HostPort> parse_host_port(std::string_view text) {
   HostPort hp;
   std::string_view port_text;
@@ -80,6 +112,13 @@ void read_timeouts(TableReader& r, Timeouts& t) {
   r.read("cancel_wait_timeout", t.cancel_wait);
   r.read("shutdown_grace", t.shutdown_grace);
   r.read("internal_query_timeout", t.internal_query);
+  r.read("failover_wait_timeout", t.failover_wait);
+  r.read("host_check_interval", t.host_check_interval);
+  r.read("host_check_fast_interval", t.host_check_fast_interval);
+  r.read("host_check_timeout", t.host_check_timeout);
+  r.read("host_quarantine", t.host_quarantine);
+  r.read("host_quarantine_max", t.host_quarantine_max);
+  r.read("dns_max_ttl", t.dns_max_ttl);
 }
 
 // The names TLS settings towards servers go by: PgBouncer's server_tls_*
@@ -213,6 +252,39 @@ ProxyConfig parse_config(std::string_view text, const std::string& source_name) 
       db.dbname = db.name;
       r.read("host", db.host);
       r.read("port", db.port);
+      if (auto* n = r.get("hosts")) {
+        auto* arr = n->as_array();
+        if (!arr || arr->empty())
+          r.fail(*n, fmt::format("'databases.{}.hosts' must be a non-empty array of "
+                                 "\"host:port\" strings",
+                                 name.str()));
+        for (auto& item : *arr) {
+          auto entry = item.value<std::string>();
+          std::optional<HostPort> hp;
+          if (entry && entry->find(':') == std::string::npos && !entry->empty())
+            hp = HostPort{*entry, 5432};  // a bare host name: port 5432
+          else if (entry && !entry->starts_with(":"))
+            hp = parse_host_port(*entry);
+          if (!hp)
+            r.fail(item, fmt::format("'databases.{}.hosts' entries must be \"host:port\" strings",
+                                     name.str()));
+          db.hosts.push_back(*hp);
+        }
+        if (r.get("host") || r.get("port"))
+          r.fail(*n, fmt::format("'databases.{}': give either hosts or host/port, not both",
+                                 name.str()));
+        db.host = db.hosts.front().host;
+        db.port = db.hosts.front().port;
+      }
+      if (auto* n = r.get("target_session_attrs")) {
+        auto attrs = n->value<std::string>();
+        db.target_session_attrs =
+            attrs ? parse_target_session_attrs(*attrs) : std::optional<TargetSessionAttrs>{};
+        if (!db.target_session_attrs)
+          r.fail(*n, fmt::format("'databases.{}.target_session_attrs' must be one of read-write, "
+                                 "read-only, prefer-standby, any",
+                                 name.str()));
+      }
       r.read("dbname", db.dbname);
       r.read("user", db.user);
       r.read_secret("password", db.password);
@@ -369,15 +441,31 @@ void add_backend_url(ProxyConfig& cfg, std::string_view url) {
   DatabaseConfig db;
   db.name = dbname;
   db.dbname = dbname;
-  if (hp.find(':') == std::string_view::npos || (hp.front() == '[' && hp.back() == ']')) {
-    db.host = std::string(hp);
-    db.port = 5432;
-  } else {
-    auto parsed = parse_host_port(hp);
-    if (!parsed) throw bad("bad HOST:PORT");
-    db.host = parsed->host;
-    db.port = parsed->port;
+  // libpq's multi-host form: HOST1:PORT1,HOST2:PORT2 (a host without a port
+  // uses 5432).
+  while (true) {
+    auto comma = hp.find(',');
+    std::string_view one = hp.substr(0, comma);
+    HostPort h;
+    if (one.find(':') == std::string_view::npos || (one.front() == '[' && one.back() == ']')) {
+      h.host = std::string(one);
+      h.port = 5432;
+    } else {
+      auto parsed = parse_host_port(one);
+      if (!parsed || one.front() == ':') throw bad(fmt::format("bad HOST:PORT '{}'", one));
+      h = *parsed;
+    }
+    if (h.host.empty()) {
+      if (comma != std::string_view::npos) throw bad("empty host in a host list");
+      h.host = "127.0.0.1";
+    }
+    db.hosts.push_back(h);
+    if (comma == std::string_view::npos) break;
+    hp = hp.substr(comma + 1);
   }
+  db.host = db.hosts.front().host;
+  db.port = db.hosts.front().port;
+  if (db.hosts.size() == 1) db.hosts.clear();  // the single-host form, as before
   if (db.host.empty()) db.host = "127.0.0.1";
   // libpq's connection parameters that pgwarden honours; any other is an
   // error rather than silently dropped.
@@ -413,10 +501,18 @@ void add_backend_url(ProxyConfig& cfg, std::string_view url) {
     } else if (key == "channel_binding") {
       if (auto why = check_channel_binding(value); !why.empty()) throw bad(why);
       db.tls.channel_binding = value;
+    } else if (key == "target_session_attrs") {
+      db.target_session_attrs = parse_target_session_attrs(value);
+      if (!db.target_session_attrs)
+        throw bad(
+            fmt::format("target_session_attrs must be one of read-write, read-only, "
+                        "prefer-standby, any, not \"{}\"",
+                        value));
     } else {
       throw bad(
           fmt::format("unsupported parameter '{}' (supported: sslmode, sslrootcert, "
-                      "sslcert, sslkey, sslsni, require_auth, channel_binding)",
+                      "sslcert, sslkey, sslsni, require_auth, channel_binding, "
+                      "target_session_attrs)",
                       key));
     }
   }

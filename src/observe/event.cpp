@@ -74,6 +74,13 @@ std::string to_json(const ConnectionEvent& e) {
   str("replication_flush_lsn", e.replication_flush_lsn);
   str("sink", e.sink);
   num("count", e.count);
+  str("host", e.host);
+  str("role", e.role);
+  str("previous_role", e.previous_role);
+  str("old_host", e.old_host);
+  num("detected_ms", e.detected_ms);
+  num("writer_found_ms", e.writer_found_ms);
+  num("first_served_ms", e.first_served_ms);
   out += '}';
   return out;
 }

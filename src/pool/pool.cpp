@@ -99,14 +99,111 @@ void Pool::wake_locked(const std::shared_ptr<Waiter>& w) {
   asio::post(w->executor, [w] { w->timer.cancel(); });
 }
 
+std::optional<HostTarget> Pool::target_endpoint() const {
+  return hosts_->pick(settings_.attrs);
+}
+
+namespace {
+// A failure that means "this host cannot serve now" (down, starting up,
+// shutting down, not the right role): a tracked pool holds and tries another
+// host rather than failing the client.
+bool host_unavailable(const ProxyError& e) {
+  return e.cause == "server_connect_failed" || e.cause == "server_connect_timeout" ||
+         e.cause == "server_login_timeout" || e.cause == "server_not_writer" ||
+         e.cause == "server_not_standby" || e.cause == "no_writer" ||
+         e.sqlstate == sqlstate::kCannotConnectNow || e.sqlstate == sqlstate::kAdminShutdown ||
+         e.sqlstate == "57P02" || (e.cause == "server_login_failed" && e.err_no != 0);
+}
+
+// Causes of a link's death that may mean its host went away.
+bool link_death_suggests_host_gone(const CloseReason& why) {
+  return why.cause == "server_eof" || why.cause == "peer_reset" || why.cause == "broken_pipe" ||
+         why.cause == "keepalive_timeout" || why.cause == "unreachable" ||
+         why.cause == "connection_aborted" || why.cause == "network_error" ||
+         why.sqlstate == sqlstate::kAdminShutdown || why.sqlstate == "57P02" ||
+         why.sqlstate == sqlstate::kCannotConnectNow;
+}
+}  // namespace
+
+void Pool::publish_host_events(std::vector<observe::ConnectionEvent> evs, bool changed,
+                               size_t host_index) {
+  mgr_.on_host_events(settings_.database, std::move(evs), changed, host_index);
+}
+
+asio::awaitable<void> Pool::verify_role(ServerPtr s) {
+  auto param = [&](const char* k) {
+    auto it = s->params.find(k);
+    return it == s->params.end() ? std::string() : it->second;
+  };
+  std::string hot = param("in_hot_standby");
+  const bool read_only = param("default_transaction_read_only") == "on";
+  if (hot.empty()) {
+    // Before PostgreSQL 14 the role is not reported: ask, like libpq does.
+    std::vector<std::string> row;
+    std::string failure;
+    if (!co_await run_simple_query(*s, "SHOW transaction_read_only", failure, &row) ||
+        row.empty()) {
+      close(s, {query_failure_cause(*s, "server_role_check_failed"), "proxy", "", failure});
+      throw ProxyError(
+          sqlstate::kCannotConnectNow,
+          fmt::format("pgwarden could not check the role of server {}: {}", s->backend, failure),
+          "server_role_check_failed");
+    }
+    hot = row[0];
+  }
+  const bool in_recovery = hot == "on";
+  bool changed = false;
+  auto evs = hosts_->report_role(
+      s->host_index, in_recovery ? HostRole::standby : HostRole::primary,
+      in_recovery ? "in recovery (seen at login)" : "not in recovery (seen at login)", changed);
+  if (!evs.empty() || changed) publish_host_events(std::move(evs), changed, s->host_index);
+  s->host_epoch = hosts_->epoch(s->host_index);
+  const std::string cause = login_role_mismatch(settings_.attrs, in_recovery, read_only);
+  if (cause.empty()) co_return;
+  const std::string message = fmt::format(
+      "server {} is {} and pool {} needs {} (target_session_attrs = {})", s->backend,
+      in_recovery ? "in recovery" : (read_only ? "read-only" : "the writer"), settings_.key(),
+      cause == "server_not_writer" ? "the writer" : "a standby", to_string(settings_.attrs));
+  close(s, {cause, "proxy", "", message});
+  throw ProxyError(sqlstate::kCannotConnectNow, message, cause);
+}
+
 asio::awaitable<ServerPtr> Pool::open_new() {
   auto s = std::make_shared<ServerConn>(ex_, observe::next_conn_id());
   s->pool = this;
   s->counted = true;
+  std::optional<HostTarget> target = target_endpoint();
   try {
+    if (!target)
+      throw ProxyError(
+          sqlstate::kCannotConnectNow,
+          fmt::format("no host of database \"{}\" is {} now: {}", settings_.database,
+                      settings_.attrs == TargetSessionAttrs::read_only ? "a standby" : "the writer",
+                      hosts_->describe()),
+          "no_writer");
+    s->host_index = target->index;
+    s->host_epoch = target->epoch;
+    PoolSettings dial = settings_;
+    dial.host = target->addr.host;
+    dial.port = target->addr.port;
     const auto tls = tls_context();  // a named local: see connect_and_login
-    co_await connect_and_login(*s, settings_, tls);
-  } catch (const ProxyError& e) {
+    co_await connect_and_login(*s, dial, tls);
+  } catch (ProxyError& e) {
+    // "Cannot serve now": clients back off on 57P03 rather than reconnect at once.
+    if (e.cause == "server_connect_failed" || e.cause == "server_connect_timeout")
+      e.sqlstate = sqlstate::kCannotConnectNow;
+    if (target && hosts_->tracked() && host_unavailable(e)) {
+      bool changed = false;
+      auto evs = hosts_->report_failure(target->index, e.message, changed);
+      publish_host_events(std::move(evs), changed, target->index);
+    }
+    if (e.cause == "no_writer") {
+      std::lock_guard lock(mgr_.mu_);
+      --opening_;
+      free_slot_locked();
+      let_first_waiter_open_locked();
+      throw;
+    }
     if (e.cause.starts_with("server_tls_"))
       metrics_.tls_handshakes->with({settings_.key(), e.cause.substr(11)}).inc();
     {
@@ -120,7 +217,7 @@ asio::awaitable<ServerPtr> Pool::open_new() {
     ev.event = "server.connect_failed";
     ev.conn_id = s->id;
     ev.side = "server";
-    ev.backend = fmt::format("{}:{}", settings_.host, settings_.port);
+    ev.backend = target->addr.str();
     ev.database = settings_.database;
     ev.user = settings_.server_user;
     ev.pool = settings_.key();
@@ -138,8 +235,14 @@ asio::awaitable<ServerPtr> Pool::open_new() {
     std::lock_guard lock(mgr_.mu_);
     --opening_;
     ++active_;
-    welcome_ = s->greeting;
     servers_[s->id] = s;
+  }
+  // A tracked pool never lends a link to a host of the wrong role (a
+  // read-write pool never to a host in recovery). Closing frees the slot.
+  if (hosts_->tracked()) co_await verify_role(s);
+  {
+    std::lock_guard lock(mgr_.mu_);
+    welcome_ = s->greeting;
   }
   observe::ConnectionEvent ev = server_event(*s, "server.open");
   ev.state = "idle";
@@ -186,6 +289,67 @@ bool Pool::idle_conn_dead(ServerConn& s, CloseReason& why) {
 
 asio::awaitable<ServerPtr> Pool::acquire(const std::function<void()>& on_wait,
                                          std::shared_ptr<WaitAbandon> abandon) {
+  if (!hosts_->tracked()) co_return co_await acquire_once(on_wait, abandon);
+  // Failover hold: while no host fits (no writer), the request waits up to
+  // failover_wait_timeout, retrying as the role monitor learns more.
+  auto ex = co_await asio::this_coro::executor;
+  std::optional<SteadyClock::time_point> hold_start;
+  bool told_wait = false;
+  auto once = [&] {
+    if (!told_wait && on_wait) on_wait();
+    told_wait = true;
+  };
+  const std::function<void()> on_wait_once = once;
+  asio::steady_timer timer(ex);
+  for (;;) {
+    std::optional<ProxyError> failure;
+    try {
+      ServerPtr s = co_await acquire_once(on_wait_once, abandon);
+      if (settings_.attrs == TargetSessionAttrs::read_write) mgr_.note_served(hosts_);
+      co_return s;
+    } catch (const ProxyError& e) {
+      if (!host_unavailable(e)) throw;
+      failure = e;
+    }
+    const auto now = SteadyClock::now();
+    if (!hold_start) {
+      hold_start = now;
+      once();
+    }
+    const auto limit = settings_.timeouts.failover_wait;
+    if (now - *hold_start >= limit) {
+      metrics_.wait_timeouts->inc();
+      {
+        std::lock_guard lock(mgr_.mu_);
+        ++wait_timeouts_;
+      }
+      throw ProxyError(
+          sqlstate::kCannotConnectNow,
+          fmt::format("pgwarden: no {} for database \"{}\" within failover_wait_timeout ({}); "
+                      "hosts: {}",
+                      settings_.attrs == TargetSessionAttrs::read_only ? "standby" : "writer",
+                      settings_.database, format_duration(limit), hosts_->describe()),
+          settings_.attrs == TargetSessionAttrs::read_write ? "failover_wait_timeout"
+                                                            : "no_suitable_host",
+          "proxy", 0, failure->message);
+    }
+    // Poll as fast as the monitor does; abandon wakes us.
+    if (abandon) abandon->wake_ = [&timer] { timer.cancel(); };
+    if (abandon && abandon->abandoned())
+      throw ProxyError(sqlstate::kConnectionFailure,
+                       fmt::format("client left while waiting for a server connection of pool {}",
+                                   settings_.key()),
+                       "client_gone_while_waiting", "client");
+    timer.expires_after(std::min<SteadyClock::duration>(settings_.timeouts.host_check_fast_interval,
+                                                        *hold_start + limit - now));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (abandon) abandon->wake_ = nullptr;
+  }
+}
+
+asio::awaitable<ServerPtr> Pool::acquire_once(const std::function<void()>& on_wait,
+                                              const std::shared_ptr<WaitAbandon>& abandon) {
   auto ex = co_await asio::this_coro::executor;
   const auto start = SteadyClock::now();
   const auto wait_limit = settings_.timeouts.query_wait;
@@ -337,6 +501,12 @@ void Pool::release(ServerPtr s) {
     close(std::move(s), {"lifetime", "proxy", "", "server_lifetime reached"});
     return;
   }
+  if (hosts_->stale(s->host_index, s->host_epoch)) {
+    close(std::move(s),
+          {"server_role_changed", "proxy", "",
+           "the server's role changed while the link was lent: " + hosts_->describe()});
+    return;
+  }
   std::vector<ServerPtr> to_close;
   std::string cause;
   {
@@ -350,6 +520,8 @@ void Pool::release(ServerPtr s) {
 }
 
 void Pool::close(ServerPtr s, const CloseReason& why) {
+  if (hosts_->tracked() && link_death_suggests_host_gone(why))
+    hosts_->report_link_lost(s->host_index);
   {
     std::lock_guard lock(mgr_.mu_);
     if (s->counted) {
@@ -579,7 +751,9 @@ bool Pool::has_welcome_params() const {
 
 PoolManager::PoolManager(const ProxyConfig& cfg, observe::EventBus& bus, observe::Registry& metrics,
                          asio::any_io_executor ex)
-    : cfg_(cfg), bus_(bus), metrics_(metrics), ex_(std::move(ex)) {}
+    : cfg_(cfg), bus_(bus), metrics_(metrics), ex_(std::move(ex)) {
+  register_failover_metrics();
+}
 
 std::shared_ptr<Pool> PoolManager::pool_for(const std::string& database, const std::string& user,
                                             std::string& error_sqlstate, std::string& error) {
@@ -599,6 +773,8 @@ std::shared_ptr<Pool> PoolManager::pool_for(const std::string& database, const s
   ps.user = user;
   ps.host = d.host;
   ps.port = d.port;
+  ps.hosts = d.all_hosts();
+  ps.attrs = d.session_attrs();
   ps.server_dbname = d.dbname;
   ps.server_user = d.user.value_or(user);
   if (d.password)
@@ -669,7 +845,18 @@ std::shared_ptr<Pool> PoolManager::pool_for(const std::string& database, const s
       "TLS handshakes with servers, by result: ok, or the reason they failed (unknown_ca, "
       "hostname_mismatch, cert_expired, refused, ...)",
       {"pool", "result"});
-  auto pool = std::make_shared<Pool>(*this, std::move(ps), ex_, pm);
+  // One HostSet per database, made with its first pool; its role monitor
+  // logs in with that pool's server credentials.
+  auto& hs = host_sets_[database];
+  bool new_set = false;
+  if (!hs) {
+    const bool tracked = ps.hosts.size() > 1 || ps.attrs != TargetSessionAttrs::any;
+    hs = std::make_shared<HostSet>(database, ps.hosts, tracked, cfg_.timeouts);
+    new_set = tracked;
+  }
+  auto pool = std::make_shared<Pool>(*this, ps, ex_, pm);
+  pool->hosts_ = hs;
+  if (new_set) start_monitor(hs, ps);
   if (auto p = paused_dbs_.find(database); all_paused_ || p != paused_dbs_.end()) {
     pool->paused_ = true;
     pool->pause_cause_ = p != paused_dbs_.end() ? p->second : "admin_pause";
@@ -772,6 +959,78 @@ void PoolManager::apply_sizes(const ProxyConfig& cfg) {
     PoolSizes sizes = sizes_for(cfg, db->second, u != cfg.users.end() ? &u->second : nullptr);
     p->resize(sizes.size, sizes.min_size, sizes.reserve_size);
   }
+}
+
+void Pool::host_changed(size_t host_index, const std::string& cause) {
+  std::vector<std::pair<ServerPtr, CloseReason>> closing;
+  {
+    std::lock_guard lock(mgr_.mu_);
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      ServerPtr s = *it;
+      if (s->host_index != host_index || !hosts_->stale(s->host_index, s->host_epoch)) {
+        ++it;
+        continue;
+      }
+      free_slot_locked();
+      s->counted = false;
+      closing.emplace_back(
+          s, CloseReason{cause, "proxy", "", "the server's role changed: " + hosts_->describe()});
+      it = idle_.erase(it);
+    }
+    if (!closing.empty()) {
+      size_t n = waiters_.size();
+      for (size_t i = 0; i < n && can_open_locked(false); ++i) let_first_waiter_open_locked();
+    }
+  }
+  for (auto& [s, why] : closing) emit_close(s, why);
+}
+
+std::optional<HostTarget> PoolManager::target_endpoint(const std::string& database,
+                                                       const std::string& user) {
+  std::string sqlstate, error;
+  auto pool = pool_for(database, user, sqlstate, error);
+  if (!pool) return std::nullopt;
+  return pool->target_endpoint();
+}
+
+std::map<std::string, std::shared_ptr<HostSet>> PoolManager::host_sets() const {
+  std::lock_guard lock(mu_);
+  return host_sets_;
+}
+
+void PoolManager::on_host_events(const std::string& database,
+                                 std::vector<observe::ConnectionEvent> evs, bool changed,
+                                 size_t host_index) {
+  for (auto& ev : evs) bus_.publish(ev);
+  if (!changed) return;
+  for (auto& p : pools(database)) p->host_changed(host_index, "server_role_changed");
+}
+
+void PoolManager::note_served(const std::shared_ptr<HostSet>& hs) {
+  auto ev = hs->note_served();
+  if (!ev) return;
+  fo_metrics_.total->with({ev->database}).inc();
+  fo_metrics_.duration->with({ev->database})
+      .observe(static_cast<double>(ev->first_served_ms) / 1000.0);
+  spdlog::warn("failover of database {}: {}", ev->database, ev->message);
+  bus_.publish(*ev);
+}
+
+void PoolManager::register_failover_metrics() {
+  {
+    fo_metrics_.total = &metrics_.counter("pgwarden_failovers_total",
+                                          "Failovers ridden through: the writer lost, a writer "
+                                          "found again and a transaction served",
+                                          {"database"});
+    fo_metrics_.duration = &metrics_.histogram(
+        "pgwarden_failover_duration_seconds",
+        "Time from the writer lost (first failure seen) to the first transaction served",
+        {"database"}, {0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120});
+  }
+}
+
+PoolManager::~PoolManager() {
+  stopping_->store(true);
 }
 
 std::vector<ServerInfo> PoolManager::servers() const {

@@ -43,8 +43,29 @@ void Proxy::register_metrics() {
   auto& probe_up = metrics_.gauge("pgwarden_server_probe_up",
                                   "1 if the last capacity probe got an answer", {"backend"});
   register_replication_metrics();
+  auto& host_up = metrics_.gauge(
+      "pgwarden_host_up",
+      "1 if the host of a tracked database answered its latest role check (or login)",
+      {"database", "host"});
+  auto& host_role = metrics_.gauge(
+      "pgwarden_host_role",
+      "1 for the role the host has now (primary, standby, down, unknown), 0 for the others",
+      {"database", "host", "role"});
   metrics_.on_collect([this, &clients, &servers, &waiting, &size, &utilization, &max_conn, &in_use,
-                       &headroom, &probe_up] {
+                       &headroom, &probe_up, &host_up, &host_role] {
+    host_up.clear();
+    host_role.clear();
+    for (const auto& [db, hs] : pools_.host_sets()) {
+      if (!hs->tracked()) continue;
+      for (const auto& h : hs->snapshot()) {
+        const std::string host = h.addr.str();
+        host_up.with({db, host})
+            .set(h.role == pool::HostRole::primary || h.role == pool::HostRole::standby ? 1 : 0);
+        for (auto r : {pool::HostRole::primary, pool::HostRole::standby, pool::HostRole::down,
+                       pool::HostRole::unknown})
+          host_role.with({db, host, pool::to_string(r)}).set(h.role == r ? 1 : 0);
+      }
+    }
     static constexpr ClientState kStates[] = {
         ClientState::authenticating, ClientState::idle, ClientState::active,
         ClientState::in_transaction, ClientState::copy, ClientState::waiting_for_server};

@@ -85,10 +85,14 @@ ReplicationEnd io_end(const boost::system::system_error& e, bool server_side) {
 }
 }  // namespace
 
-pool::PoolSettings replication_target(const pool::Pool& pool) {
-  // The host a new connection of this pool would go to. Switch here to "the
-  // current writer" once the pool tracks one.
+std::optional<pool::PoolSettings> replication_target(const pool::Pool& pool) {
+  // The host a new connection of this pool would go to now: the current
+  // writer of a read-write database with several hosts.
+  const std::optional<pool::HostTarget> target = pool.target_endpoint();
+  if (!target) return std::nullopt;
   pool::PoolSettings ps = pool.settings();
+  ps.host = target->addr.host;
+  ps.port = target->addr.port;
   ps.tls_context = pool.tls_context();
   return ps;
 }
@@ -191,7 +195,7 @@ asio::awaitable<ReplicationEnd> Session::replication_server_pump(pool::ServerPtr
 
 asio::awaitable<bool> Session::serve_replication() {
   auto self = shared_from_this();
-  const pool::PoolSettings ps = replication_target(*pool_);
+  const std::optional<pool::PoolSettings> target = replication_target(*pool_);
   auto s = std::make_shared<pool::ServerConn>(asio::any_io_executor(strand_),
                                               proxy_.pools().next_server_id());
   // The client's own startup parameters go to the server as they came
@@ -203,6 +207,13 @@ asio::awaitable<bool> Session::serve_replication() {
   std::chrono::milliseconds sender_timeout{0};
   std::optional<ProxyError> failed;
   try {
+    if (!target)
+      throw ProxyError(sqlstate::kCannotConnectNow,
+                       fmt::format("no host of database \"{}\" can take a replication "
+                                   "connection now: {}",
+                                   database_, pool_->hosts()->describe()),
+                       "no_writer");
+    const pool::PoolSettings& ps = *target;
     const std::shared_ptr<asio::ssl::context> tls = ps.tls_context;
     co_await pool::connect_and_login(*s, ps, tls, &extra);
     // Only to name a wal_sender_timeout end: SHOW is a replication command too.
@@ -219,6 +230,9 @@ asio::awaitable<bool> Session::serve_replication() {
                        "server_login_failed", "server");
   } catch (const ProxyError& e) {
     failed = e;
+    // "Cannot serve now": replication clients back off on 57P03 and retry.
+    if (e.cause == "server_connect_failed" || e.cause == "server_connect_timeout")
+      failed->sqlstate = sqlstate::kCannotConnectNow;
   }
   if (failed) {
     boost::system::error_code ec;

@@ -202,6 +202,55 @@ void PgCluster::kill9() {
   }
 }
 
+void PgCluster::base_backup_from(const PgCluster& primary) {
+  std::error_code ec;
+  fs::remove_all(data_dir_, ec);
+  std::string out;
+  std::string cmd =
+      as_pg_user("env PGPASSWORD=" + shell_quote(primary.opts_.password) + " " +
+                 (pg_bin_dir() / "pg_basebackup").string() + " -D " +
+                 shell_quote(data_dir_.string()) + " -R -X stream -c fast -h 127.0.0.1 -p " +
+                 std::to_string(primary.port_) + " -U " + primary.opts_.superuser + " 2>&1");
+  if (run_command(cmd, &out) != 0) throw std::runtime_error("pg_basebackup failed: " + out);
+  // The copied postgresql.conf names the primary's port and socket directory:
+  // later lines win.
+  std::ofstream conf(data_dir_ / "postgresql.conf", std::ios::app);
+  conf << "port = " << port_ << "\n"
+       << "unix_socket_directories = '" << dir_.string() << "'\n"
+       << "hot_standby = on\n";
+}
+
+std::unique_ptr<PgCluster> PgCluster::standby_of(const PgCluster& primary) {
+  std::unique_ptr<PgCluster> c(new PgCluster(Empty{}));
+  c->opts_ = primary.opts_;
+  char tmpl[] = "/tmp/pgwarden-pg-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  c->dir_ = tmpl;
+  c->data_dir_ = c->dir_ / "data";
+  if (::geteuid() == 0) run_command("chown postgres:postgres " + shell_quote(c->dir_.string()));
+  c->port_ = free_port();
+  c->base_backup_from(primary);
+  c->start();
+  return c;
+}
+
+void PgCluster::promote() {
+  std::string out;
+  std::string cmd = as_pg_user((pg_bin_dir() / "pg_ctl").string() + " -D " +
+                               shell_quote(data_dir_.string()) + " -w -t 60 promote 2>&1");
+  if (run_command(cmd, &out) != 0) throw std::runtime_error("pg_ctl promote failed: " + out);
+}
+
+void PgCluster::rebuild_as_standby_of(const PgCluster& primary) {
+  if (running()) stop("fast");
+  base_backup_from(primary);
+  start();
+}
+
+bool PgCluster::in_recovery() const {
+  return psql("select pg_is_in_recovery()") == "t";
+}
+
 bool PgCluster::running() const {
   return pid_ > 0 && ::kill(pid_, 0) == 0;
 }

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct PgClusterOptions {
 class PgCluster {
  public:
   explicit PgCluster(PgClusterOptions opts = {});
+  // A streaming standby of `primary`: pg_basebackup -R into a new temp dir,
+  // its own free port, started (in recovery). Same superuser and password.
+  static std::unique_ptr<PgCluster> standby_of(const PgCluster& primary);
   ~PgCluster();
   PgCluster(const PgCluster&) = delete;
   PgCluster& operator=(const PgCluster&) = delete;
@@ -63,8 +67,19 @@ class PgCluster {
   void restart(const std::string& mode = "fast");
   void kill9();
   bool running() const;
+  // pg_ctl promote -w: a standby becomes a primary (returns once it is).
+  void promote();
+  // Stops this server if it runs, replaces its data directory with a fresh
+  // pg_basebackup -R of `primary` and starts it again on the same port, as a
+  // standby (how an old primary rejoins after a failover, without pg_rewind).
+  void rebuild_as_standby_of(const PgCluster& primary);
+  // pg_is_in_recovery() as psql sees it.
+  bool in_recovery() const;
 
  private:
+  struct Empty {};
+  explicit PgCluster(Empty) {}
+  void base_backup_from(const PgCluster& primary);
   PgClusterOptions opts_;
   std::filesystem::path dir_, data_dir_;
   int port_ = 0;

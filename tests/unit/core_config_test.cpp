@@ -459,3 +459,87 @@ TEST(Config, InternalQueryTimeout) {
       parse_config("[timeouts]\ninternal_query_timeout = 0\n", "t.toml").timeouts.internal_query,
       Millis(0));
 }
+
+TEST(Config, BackendUrlSeveralHosts) {
+  ProxyConfig cfg;
+  add_backend_url(cfg,
+                  "postgres://app:pw@10.0.0.1:5432,10.0.0.2:5433,db3/orders"
+                  "?target_session_attrs=read-write");
+  const auto& db = cfg.databases.at("orders");
+  ASSERT_EQ(db.all_hosts().size(), 3u);
+  EXPECT_EQ(db.all_hosts()[0].str(), "10.0.0.1:5432");
+  EXPECT_EQ(db.all_hosts()[1].str(), "10.0.0.2:5433");
+  EXPECT_EQ(db.all_hosts()[2].str(), "db3:5432");  // a host without a port: 5432
+  EXPECT_EQ(db.host, "10.0.0.1");                  // the first host, for what reads host/port
+  EXPECT_EQ(db.session_attrs(), TargetSessionAttrs::read_write);
+  // The default: read-write with several hosts, any with one.
+  ProxyConfig c2;
+  add_backend_url(c2, "postgres://app:pw@a:1,b:2/x");
+  EXPECT_EQ(c2.databases.at("x").session_attrs(), TargetSessionAttrs::read_write);
+  add_backend_url(c2, "postgres://app:pw@a:1/y?target_session_attrs=prefer-standby");
+  EXPECT_EQ(c2.databases.at("y").session_attrs(), TargetSessionAttrs::prefer_standby);
+  EXPECT_EQ(c2.databases.at("y").all_hosts().size(), 1u);
+  add_backend_url(c2, "postgres://app:pw@a:1/z");
+  EXPECT_EQ(c2.databases.at("z").session_attrs(), TargetSessionAttrs::any);
+  EXPECT_THROW(add_backend_url(c2, "postgres://app:pw@a:1,,b:2/x"), ConfigError);
+  EXPECT_THROW(add_backend_url(c2, "postgres://app:pw@a:1,b:99999/x"), ConfigError);
+  try {
+    add_backend_url(c2, "postgres://app:pw@a:1,b:2/x?target_session_attrs=primary");
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("target_session_attrs must be one of"), std::string::npos);
+  }
+}
+
+TEST(Config, DatabaseHostsAndFailoverKnobs) {
+  auto cfg = parse_config(R"(
+[timeouts]
+failover_wait_timeout = "12s"
+host_check_interval = "2s"
+host_check_fast_interval = "50ms"
+host_check_timeout = "1s"
+host_quarantine = "250ms"
+host_quarantine_max = "4s"
+dns_max_ttl = "3s"
+[databases.app]
+hosts = ["127.0.0.1:5432", "10.0.0.2:5433", "db3"]
+target_session_attrs = "read-only"
+[databases.one]
+host = "h"
+port = 6000
+)",
+                          "t.toml");
+  const auto& db = cfg.databases.at("app");
+  ASSERT_EQ(db.all_hosts().size(), 3u);
+  EXPECT_EQ(db.all_hosts()[1].str(), "10.0.0.2:5433");
+  EXPECT_EQ(db.all_hosts()[2].str(), "db3:5432");
+  EXPECT_EQ(db.session_attrs(), TargetSessionAttrs::read_only);
+  EXPECT_EQ(cfg.databases.at("one").all_hosts().size(), 1u);
+  EXPECT_EQ(cfg.databases.at("one").all_hosts()[0].str(), "h:6000");
+  EXPECT_EQ(cfg.databases.at("one").session_attrs(), TargetSessionAttrs::any);
+  EXPECT_EQ(cfg.timeouts.failover_wait, Millis(12'000));
+  EXPECT_EQ(cfg.timeouts.host_check_interval, Millis(2'000));
+  EXPECT_EQ(cfg.timeouts.host_check_fast_interval, Millis(50));
+  EXPECT_EQ(cfg.timeouts.host_check_timeout, Millis(1'000));
+  EXPECT_EQ(cfg.timeouts.host_quarantine, Millis(250));
+  EXPECT_EQ(cfg.timeouts.host_quarantine_max, Millis(4'000));
+  EXPECT_EQ(cfg.timeouts.dns_max_ttl, Millis(3'000));
+  // Defaults.
+  ProxyConfig d;
+  EXPECT_EQ(d.timeouts.failover_wait, Millis(30'000));
+  EXPECT_EQ(d.timeouts.host_check_fast_interval, Millis(100));
+  auto error = [](const char* toml) {
+    try {
+      parse_config(toml, "t.toml");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(error("[databases.a]\nhosts = []\n").find("non-empty array"), std::string::npos);
+  EXPECT_NE(error("[databases.a]\nhosts = [\"h:0\"]\n").find("entries must be"), std::string::npos);
+  EXPECT_NE(error("[databases.a]\nhosts = [\"h:1\"]\nport = 5\n").find("not both"),
+            std::string::npos);
+  EXPECT_NE(error("[databases.a]\ntarget_session_attrs = \"primary\"\n").find("must be one of"),
+            std::string::npos);
+}

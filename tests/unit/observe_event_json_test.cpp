@@ -72,3 +72,20 @@ TEST(EventJson, PeerTextIsEscapedAndInvalidUtf8Replaced) {
   auto j = nlohmann::json::parse(line);
   EXPECT_EQ(j["application_name"], "a\"b\\c\n\x01\xef\xbf\xbd\xc3\xa9");
 }
+
+TEST(EventJson, FailoverTimeline) {
+  ConnectionEvent e;
+  e.ts = SystemClock::time_point{};
+  e.event = "failover";
+  e.database = "app";
+  e.old_host = "10.0.0.1:5432";
+  e.host = "10.0.0.2:5432";
+  e.role = "primary";
+  e.detected_ms = 0;
+  e.writer_found_ms = 1500;
+  e.first_served_ms = 1520;
+  EXPECT_EQ(to_json(e), R"({"ts":"1970-01-01T00:00:00.000000Z","event":"failover",)"
+                        R"("database":"app","host":"10.0.0.2:5432","role":"primary",)"
+                        R"("old_host":"10.0.0.1:5432","detected_ms":0,"writer_found_ms":1500,)"
+                        R"("first_served_ms":1520})");
+}

@@ -1,6 +1,6 @@
 #pragma once
 // The admin API: what the HTTP listener serves. GET /metrics (Prometheus
-// text), /api/pools, /api/clients, /api/servers, /api/events?since=,
+// text), /api/pools, /api/clients, /api/servers, /api/hosts, /api/events?since=,
 // /api/drops?cause=, /api/diagnosis, /api/alerts, /healthz. Every answer is
 // built from the live proxy and the event bus at request time.
 #include <functional>

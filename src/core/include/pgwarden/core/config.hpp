@@ -100,6 +100,16 @@ struct Timeouts {
   // Health check, reset query, ROLLBACK and the capacity probe's query: an
   // answer must arrive within this or the link is closed. 0 = no deadline.
   Millis internal_query{5'000};
+  // Writer tracking and failover (docs/failover.md). A read-write pool with
+  // no writer known holds new acquisitions this long before refusing them
+  // with 57P03.
+  Millis failover_wait{30'000};
+  Millis host_check_interval{1'000};     // role check of each host, normally
+  Millis host_check_fast_interval{100};  // ... while a pool has no usable host
+  Millis host_check_timeout{2'000};      // connect + login + query of one check
+  Millis host_quarantine{500};           // first backoff of a failing host
+  Millis host_quarantine_max{5'000};     // backoff doubles up to this
+  Millis dns_max_ttl{5'000};             // a host name is resolved again after this
 };
 
 // The TCP_USER_TIMEOUT that matches keepalive: the time keepalive takes to
@@ -119,10 +129,25 @@ struct Keepalive {
   Millis user_timeout{keepalive_user_timeout(60, 10, 6)};
 };
 
+// libpq's target_session_attrs: which hosts of a database a pool may use.
+// read_write: the writer only (a host not in recovery); read_only: a host in
+// recovery (or default_transaction_read_only) only; prefer_standby: a standby
+// when one is up, else any; any: any host that answers.
+enum class TargetSessionAttrs { read_write, read_only, prefer_standby, any };
+std::optional<TargetSessionAttrs> parse_target_session_attrs(std::string_view text);
+const char* to_string(TargetSessionAttrs t);
+
 struct DatabaseConfig {
   std::string name;  // what clients put in `dbname`
   std::string host = "127.0.0.1";
   uint16_t port = 5432;
+  // Every host of the database, in order (`hosts = [...]` or a multi-host
+  // URL); when empty, {host, port} is the only one. Use all_hosts().
+  std::vector<HostPort> hosts;
+  // Default: read_write with several hosts, any with one.
+  std::optional<TargetSessionAttrs> target_session_attrs;
+  std::vector<HostPort> all_hosts() const;
+  TargetSessionAttrs session_attrs() const;
   std::string dbname;                   // on the server; defaults to name
   std::optional<std::string> user;      // forced server user
   std::optional<std::string> password;  // server password for the forced user
@@ -266,6 +291,8 @@ ProxyConfig parse_config(std::string_view toml_text, const std::string& source_n
 
 // The config-less form: one database from a postgres:// URL.
 // postgres://USER:PASSWORD@HOST:PORT/DB; the user logs in with the same password.
+// libpq's multi-host form HOST1:PORT1,HOST2:PORT2 gives the database several
+// hosts; ?target_session_attrs=read-write|read-only|prefer-standby|any.
 void add_backend_url(ProxyConfig& cfg, std::string_view url);
 
 // Checks cross-key rules (pools vs limits, at least one database...).

@@ -48,6 +48,18 @@ struct ConnectionEvent {
   // events it dropped meanwhile.
   std::string sink;
   int64_t count = -1;
+  // host.* and failover events: the host ("addr:port") and its role (primary,
+  // standby, down, unknown); `previous_role` before a change.
+  std::string host;
+  std::string role;
+  std::string previous_role;
+  // failover: the writer that was lost, and the timeline in ms after the
+  // first failure seen (writer lost): detected, new writer found, first
+  // transaction served.
+  std::string old_host;
+  int64_t detected_ms = -1;
+  int64_t writer_found_ms = -1;
+  int64_t first_served_ms = -1;
 };
 
 // RFC 3339 UTC with microseconds: 2026-11-27T03:04:05.123456Z

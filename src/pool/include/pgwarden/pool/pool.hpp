@@ -21,6 +21,7 @@
 #include "pgwarden/observe/metrics.hpp"
 #include "pgwarden/pool/credentials.hpp"
 #include "pgwarden/pool/errors.hpp"
+#include "pgwarden/pool/hosts.hpp"
 #include "pgwarden/pool/server_conn.hpp"
 
 namespace pgw::pool {
@@ -28,8 +29,10 @@ namespace pgw::pool {
 struct PoolSettings {
   std::string database;  // client-facing name
   std::string user;      // client-facing user
-  std::string host;
+  std::string host;      // the database's first host; open_new dials HostSet::pick's
   uint16_t port = 5432;
+  std::vector<HostPort> hosts;  // every host of the database
+  TargetSessionAttrs attrs = TargetSessionAttrs::any;
   std::string server_dbname;
   std::string server_user;
   // Plaintext, or an md5 hash / SCRAM verifier ([users], auth_file).
@@ -167,6 +170,16 @@ class Pool {
   std::map<std::string, std::string> welcome_params() const;
   bool has_welcome_params() const;
 
+  // THE host selection: the endpoint a new server connection of this pool
+  // should go to now (per target_session_attrs and what the role monitor
+  // knows), or nullopt when none fits (a read-write pool without a writer:
+  // hold). Replication connections use it too.
+  std::optional<HostTarget> target_endpoint() const;
+  const std::shared_ptr<HostSet>& hosts() const { return hosts_; }
+  // The role monitor saw a host's role change: idle links to it close now
+  // (cause server_role_changed), lent ones when returned.
+  void host_changed(size_t host_index, const std::string& cause);
+
  private:
   struct Waiter {
     explicit Waiter(asio::any_io_executor ex) : timer(ex), executor(ex) {}
@@ -176,6 +189,13 @@ class Pool {
     bool may_open = false;
   };
   asio::awaitable<ServerPtr> open_new();
+  asio::awaitable<ServerPtr> acquire_once(const std::function<void()>& on_wait,
+                                          const std::shared_ptr<WaitAbandon>& abandon);
+  // After login: does the server's role fit attrs? Closes it and throws
+  // server_not_writer / server_not_standby when not.
+  asio::awaitable<void> verify_role(ServerPtr s);
+  void publish_host_events(std::vector<observe::ConnectionEvent> evs, bool changed,
+                           size_t host_index);
   bool can_open_locked(bool use_reserve) const;
   void record_wait(SteadyClock::time_point start);
   void take_slot_locked();
@@ -210,6 +230,7 @@ class Pool {
   bool paused_ = false;
   std::string pause_cause_;
   std::shared_ptr<boost::asio::ssl::context> tls_context_;  // guarded by mgr_.mu_
+  std::shared_ptr<HostSet> hosts_;                          // shared by the database's pools
 };
 
 // All pools, their shared limits and the event bus. One mutex guards every
@@ -246,6 +267,19 @@ class PoolManager {
   // Per-user secrets and SCRAM keys learnt from client logins.
   CredentialStore& credentials() { return credentials_; }
 
+  // Host selection for a (database, user) pool, creating the pool if needed:
+  // see Pool::target_endpoint. nullopt also when the pool cannot be made.
+  std::optional<HostTarget> target_endpoint(const std::string& database, const std::string& user);
+  // The hosts of every tracked database (SHOW HOSTS, /api/hosts, metrics).
+  std::map<std::string, std::shared_ptr<HostSet>> host_sets() const;
+  // Host events (role changes, quarantine) and their effects on pools: links
+  // of older epochs close; a new writer wakes the pools' holders.
+  void on_host_events(const std::string& database, std::vector<observe::ConnectionEvent> evs,
+                      bool changed, size_t host_index);
+  // A lent link of a read-write pool served a client: ends a failover.
+  void note_served(const std::shared_ptr<HostSet>& hs);
+  ~PoolManager();
+
  private:
   friend class Pool;
   CredentialStore credentials_;
@@ -260,6 +294,16 @@ class PoolManager {
   std::map<std::string, std::string> paused_dbs_;  // database → pause cause
   std::optional<ProxyConfig> reloaded_;            // the latest RELOAD, for new pools' sizes
   std::atomic<uint64_t> server_ids_{0};
+  // One HostSet and one role monitor per database (its first pool's server
+  // credentials log the monitor in).
+  std::map<std::string, std::shared_ptr<HostSet>> host_sets_;
+  std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
+  void start_monitor(std::shared_ptr<HostSet> hs, PoolSettings login);
+  void register_failover_metrics();
+  struct FailoverMetrics {
+    observe::Family<observe::Counter>* total = nullptr;
+    observe::Family<observe::Histogram>* duration = nullptr;
+  } fo_metrics_;
 };
 
 }  // namespace pgw::pool

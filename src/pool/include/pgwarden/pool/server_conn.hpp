@@ -64,6 +64,10 @@ struct ServerConn {
   // The address actually connected to: cancel requests go here, never to a
   // fresh resolution of the host name (which may point elsewhere by then).
   tcp::endpoint remote;
+  // Which host of its database it went to, and that host's role epoch then:
+  // a link whose host changed role since is closed (server_role_changed).
+  size_t host_index = 0;
+  uint64_t host_epoch = 0;
 };
 using ServerPtr = std::shared_ptr<ServerConn>;
 

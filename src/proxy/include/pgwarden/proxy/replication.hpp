@@ -83,8 +83,8 @@ std::string physical_replication_database(const ProxyConfig& cfg, const std::str
 void fill_replication_fields(observe::ConnectionEvent& ev, const ReplicationLink& link);
 
 // The server settings a new replication link for `pool` connects with: the
-// one place that picks its host (today the pool's host and port; with
-// writer tracking, the current writer).
-pool::PoolSettings replication_target(const pool::Pool& pool);
+// host a new connection of the pool would go to now (Pool::target_endpoint:
+// the current writer of a read-write database). nullopt: no host fits now.
+std::optional<pool::PoolSettings> replication_target(const pool::Pool& pool);
 
 }  // namespace pgw::proxy
