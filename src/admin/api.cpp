@@ -116,6 +116,36 @@ json pools_json(proxy::Proxy& px) {
   return out;
 }
 
+// A replication connection's stream (docs/replication.md).
+json replication_json(const proxy::ReplicationInfo& r) {
+  const auto& st = r.stats;
+  json j{{"mode", r.mode},
+         {"phase", wire::to_string(st.phase)},
+         {"backend", r.backend},
+         {"backend_pid", r.backend_pid},
+         {"bytes_from_server", st.bytes_from_server},
+         {"bytes_from_client", st.bytes_from_client},
+         {"messages_from_server", st.messages_from_server},
+         {"messages_from_client", st.messages_from_client},
+         {"xlog_messages", st.xlog_messages},
+         {"keepalives", st.keepalives},
+         {"status_updates", st.status_updates},
+         {"lag_bytes", st.lag_bytes()}};
+  if (st.last_server_message_ns)
+    j["last_server_message_age_seconds"] =
+        double(std::chrono::steady_clock::now().time_since_epoch().count() -
+               st.last_server_message_ns) /
+        1e9;
+  auto lsn = [&](const char* k, uint64_t v) {
+    if (v) j[k] = wire::format_lsn(v);
+  };
+  lsn("server_wal_end", st.server_wal_end);
+  lsn("write_lsn", st.write_lsn);
+  lsn("flush_lsn", st.flush_lsn);
+  lsn("apply_lsn", st.apply_lsn);
+  return j;
+}
+
 json clients_json(proxy::Proxy& px) {
   json out = json::array();
   for (const auto& c : px.clients()) {
@@ -132,6 +162,7 @@ json clients_json(proxy::Proxy& px) {
     }
     if (c.server_id) j["server_conn_id"] = c.server_id;
     if (!c.tls.empty()) j["tls"] = c.tls;
+    if (c.replication) j["replication"] = replication_json(*c.replication);
     out.push_back(std::move(j));
   }
   return out;

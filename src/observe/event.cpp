@@ -66,6 +66,12 @@ std::string to_json(const ConnectionEvent& e) {
     integer("bytes_out", e.bytes_out);
   }
   str("client_impact", e.client_impact);
+  str("replication", e.replication);
+  str("replication_phase", e.replication_phase);
+  num("replication_bytes_from_server", e.replication_bytes_from_server);
+  num("replication_bytes_from_client", e.replication_bytes_from_client);
+  str("replication_wal_end", e.replication_wal_end);
+  str("replication_flush_lsn", e.replication_flush_lsn);
   str("sink", e.sink);
   num("count", e.count);
   out += '}';

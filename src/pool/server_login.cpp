@@ -175,11 +175,20 @@ std::unique_ptr<wire::ScramClient> scram_client_for(const PoolSettings& ps,
   return std::make_unique<wire::ScramClient>(std::move(*keys));
 }
 
-asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSettings& ps) {
+asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSettings& ps,
+                                                  const StartupParams* extra) {
   std::string out;
-  wire::startup_message(
-      out,
-      {{"user", ps.server_user}, {"database", ps.server_dbname}, {"application_name", "pgwarden"}});
+  std::vector<std::pair<std::string, std::string>> params = {{"user", ps.server_user},
+                                                             {"database", ps.server_dbname}};
+  bool named = false;
+  if (extra)
+    for (const auto& [k, v] : *extra) {
+      if (k == "user" || k == "database") continue;  // always the pool's server credentials
+      named = named || k == "application_name";
+      params.emplace_back(k, v);
+    }
+  if (!named) params.emplace_back("application_name", "pgwarden");
+  wire::startup_message(out, params);
   co_await send(s, out);
   const std::string stored = ps.stored_secret();
   std::unique_ptr<wire::ScramClient> scram;
@@ -324,10 +333,11 @@ asio::awaitable<void> authenticate_and_wait_ready(ServerConn& s, const PoolSetti
 // The login as a value: asio's `a || b` waits for the first to *succeed*, so a
 // login that fails by throwing would otherwise be reported as its timeout.
 asio::awaitable<std::optional<ProxyError>> login_outcome(ServerConn& s, const PoolSettings& ps,
-                                                         std::shared_ptr<asio::ssl::context> tls) {
+                                                         std::shared_ptr<asio::ssl::context> tls,
+                                                         const StartupParams* extra) {
   try {
     if (tls) co_await negotiate_tls(s, ps, tls);
-    co_await authenticate_and_wait_ready(s, ps);
+    co_await authenticate_and_wait_ready(s, ps, extra);
   } catch (const ProxyError& e) {
     co_return e;
   } catch (const boost::system::system_error& e) {
@@ -344,11 +354,13 @@ asio::awaitable<std::optional<ProxyError>> login_outcome(ServerConn& s, const Po
 namespace {
 // `tls` null: plaintext.
 asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& ps,
-                                             std::shared_ptr<asio::ssl::context> tls);
+                                             std::shared_ptr<asio::ssl::context> tls,
+                                             const StartupParams* extra);
 }  // namespace
 
 asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps,
-                                        std::shared_ptr<asio::ssl::context> tls) {
+                                        std::shared_ptr<asio::ssl::context> tls,
+                                        const StartupParams* extra) {
   const SslMode mode = ps.tls.sslmode;
   if (!tls && mode != SslMode::disable)
     throw ProxyError(sqlstate::kCannotConnect,
@@ -359,7 +371,7 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps,
   if (mode != SslMode::allow) {
     std::shared_ptr<asio::ssl::context> first;
     if (mode != SslMode::disable) first = tls;
-    co_await connect_and_login_once(s, ps, first);
+    co_await connect_and_login_once(s, ps, first, extra);
     co_return;
   }
   // allow: plaintext first; TLS only if the server refuses the plaintext
@@ -367,7 +379,7 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps,
   std::optional<ProxyError> plain_failure;
   try {
     const std::shared_ptr<asio::ssl::context> plaintext;
-    co_await connect_and_login_once(s, ps, plaintext);
+    co_await connect_and_login_once(s, ps, plaintext, extra);
   } catch (const ProxyError& e) {
     if (e.sqlstate != sqlstate::kInvalidAuthorization) throw;
     plain_failure = e;
@@ -379,12 +391,13 @@ asio::awaitable<void> connect_and_login(ServerConn& s, const PoolSettings& ps,
   s.params.clear();
   s.defaults.clear();
   s.greeting.clear();
-  co_await connect_and_login_once(s, ps, tls);
+  co_await connect_and_login_once(s, ps, tls, extra);
 }
 
 namespace {
 asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& ps,
-                                             std::shared_ptr<asio::ssl::context> tls) {
+                                             std::shared_ptr<asio::ssl::context> tls,
+                                             const StartupParams* extra) {
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
   asio::steady_timer timer(ex);
@@ -418,7 +431,7 @@ asio::awaitable<void> connect_and_login_once(ServerConn& s, const PoolSettings& 
   s.remote = s.stream.socket().remote_endpoint(ec);
   net::apply_tcp_options(s.stream.socket().native_handle(), ps.keepalive);
   timer.expires_after(ps.timeouts.server_login);
-  auto logged_in = co_await (login_outcome(s, ps, tls) || timer.async_wait(use_awaitable));
+  auto logged_in = co_await (login_outcome(s, ps, tls, extra) || timer.async_wait(use_awaitable));
   if (logged_in.index() == 1)
     throw ProxyError(sqlstate::kCannotConnect,
                      fmt::format("server {}:{} did not complete login within server_login_timeout "

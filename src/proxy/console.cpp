@@ -125,12 +125,14 @@ ConsoleResult Console::execute(std::string_view sql) {
               {}};
     return control(verb, w.size() == 2 ? w[1] : "");
   }
-  return {error("42601", fmt::format("pgwarden console: unknown command \"{}\"; supported: SHOW "
-                                     "POOLS|CLIENTS|SERVERS|STATS|DATABASES|VERSION, PAUSE [db], "
-                                     "RESUME [db], KILL db, RELOAD",
-                                     w[0])),
-          {},
-          {}};
+  return {
+      error("42601",
+            fmt::format("pgwarden console: unknown command \"{}\"; supported: SHOW "
+                        "POOLS|CLIENTS|SERVERS|STATS|DATABASES|REPLICATION|VERSION, PAUSE [db], "
+                        "RESUME [db], KILL db, RELOAD",
+                        w[0])),
+      {},
+      {}};
 }
 
 std::string Console::show(std::string_view what) {
@@ -139,11 +141,13 @@ std::string Console::show(std::string_view what) {
   if (what == "SERVERS") return show_servers();
   if (what == "STATS") return show_stats();
   if (what == "DATABASES") return show_databases();
+  if (what == "REPLICATION") return show_replication();
   if (what == "VERSION")
     return result_set(columns({{"version", kTextOid}}), {{fmt::format("pgwarden {}", kVersion)}},
                       "SHOW");
   return error("42601", fmt::format("pgwarden console: SHOW {} is not supported; supported: "
-                                    "POOLS, CLIENTS, SERVERS, STATS, DATABASES, VERSION",
+                                    "POOLS, CLIENTS, SERVERS, STATS, DATABASES, REPLICATION, "
+                                    "VERSION",
                                     what));
 }
 
@@ -229,6 +233,42 @@ std::string Console::show_clients() {
                     c.tls, c.application_name});
   }
   return result_set(connection_columns(), rows, "SHOW");
+}
+
+std::string Console::show_replication() {
+  auto cols = columns({{"ptr", kTextOid},
+                       {"user", kTextOid},
+                       {"database", kTextOid},
+                       {"application_name", kTextOid},
+                       {"replication", kTextOid},
+                       {"phase", kTextOid},
+                       {"backend", kTextOid},
+                       {"remote_pid", kInt8Oid},
+                       {"bytes_from_server", kInt8Oid},
+                       {"bytes_from_client", kInt8Oid},
+                       {"server_wal_end", kTextOid},
+                       {"write_lsn", kTextOid},
+                       {"flush_lsn", kTextOid},
+                       {"apply_lsn", kTextOid},
+                       {"lag_bytes", kInt8Oid},
+                       {"last_message_age_ms", kInt8Oid}});
+  std::vector<Row> rows;
+  const int64_t now = SteadyClock::now().time_since_epoch().count();
+  for (const auto& c : proxy_.clients()) {
+    if (!c.replication) continue;
+    const auto& r = *c.replication;
+    const auto& st = r.stats;
+    auto lsn = [](uint64_t v) { return v ? wire::format_lsn(v) : std::string(); };
+    rows.push_back(
+        {ptr(c.id), c.user, c.database, c.application_name, r.mode, wire::to_string(st.phase),
+         r.backend, num(r.backend_pid), num(static_cast<int64_t>(st.bytes_from_server)),
+         num(static_cast<int64_t>(st.bytes_from_client)), lsn(st.server_wal_end), lsn(st.write_lsn),
+         lsn(st.flush_lsn), lsn(st.apply_lsn), num(static_cast<int64_t>(st.lag_bytes())),
+         st.last_server_message_ns
+             ? std::optional<std::string>(num((now - st.last_server_message_ns) / 1'000'000))
+             : std::nullopt});
+  }
+  return result_set(cols, rows, "SHOW");
 }
 
 std::string Console::show_servers() {

@@ -42,6 +42,7 @@ void Proxy::register_metrics() {
       {"backend"});
   auto& probe_up = metrics_.gauge("pgwarden_server_probe_up",
                                   "1 if the last capacity probe got an answer", {"backend"});
+  register_replication_metrics();
   metrics_.on_collect([this, &clients, &servers, &waiting, &size, &utilization, &max_conn, &in_use,
                        &headroom, &probe_up] {
     static constexpr ClientState kStates[] = {
@@ -73,6 +74,63 @@ void Proxy::register_metrics() {
       in_use.with({cap.backend}).set(cap.in_use);
       headroom.with({cap.backend}).set(cap.max_connections ? cap.headroom() : 0);
     }
+  });
+}
+
+void Proxy::register_replication_metrics() {
+  // Created here so that /metrics names them before the first replication
+  // client; the sessions add the bytes as they forward them.
+  metrics_.counter("pgwarden_replication_bytes_total", "Bytes forwarded on replication connections",
+                   {"pool", "direction"});
+  auto& conns = metrics_.gauge("pgwarden_replication_connections",
+                               "Replication connections (replication=database or physical)",
+                               {"pool", "mode"});
+  const std::vector<std::string> per_conn = {"pool", "mode", "conn_id", "application_name"};
+  auto& age = metrics_.gauge("pgwarden_replication_last_message_age_seconds",
+                             "Seconds since the server last sent a message on this replication "
+                             "connection",
+                             per_conn);
+  auto& lag = metrics_.gauge("pgwarden_replication_lag_bytes",
+                             "The server's WAL end minus the client's flush LSN (standby status "
+                             "updates)",
+                             per_conn);
+  auto& wal_end = metrics_.gauge("pgwarden_replication_server_wal_end_lsn",
+                                 "The end of WAL on the server as XLogData and keepalives last "
+                                 "reported it (an LSN, as a number)",
+                                 per_conn);
+  auto& flush =
+      metrics_.gauge("pgwarden_replication_flush_lsn",
+                     "The flush LSN of the client's last standby status update", per_conn);
+  auto& streaming =
+      metrics_.gauge("pgwarden_replication_streaming",
+                     "1 while the connection streams (CopyBoth), 0 otherwise", per_conn);
+  metrics_.on_collect([this, &conns, &age, &lag, &wal_end, &flush, &streaming] {
+    std::map<std::pair<std::string, std::string>, int> counts;
+    for (const auto& st : pools_.stats()) {
+      const std::string p = st.database + "/" + st.user;
+      counts[{p, "database"}] += 0;
+      counts[{p, "physical"}] += 0;
+    }
+    age.clear();
+    lag.clear();
+    wal_end.clear();
+    flush.clear();
+    streaming.clear();
+    const int64_t now = SteadyClock::now().time_since_epoch().count();
+    for (const auto& c : this->clients()) {
+      if (!c.replication) continue;
+      const auto& r = *c.replication;
+      counts[{c.pool, r.mode}]++;
+      const observe::LabelValues l = {c.pool, r.mode, std::to_string(c.id), c.application_name};
+      if (r.stats.last_server_message_ns)
+        age.with(l).set(double(now - r.stats.last_server_message_ns) / 1e9);
+      lag.with(l).set(double(r.stats.lag_bytes()));
+      wal_end.with(l).set(double(r.stats.server_wal_end));
+      flush.with(l).set(double(r.stats.flush_lsn));
+      streaming.with(l).set(r.stats.phase == wire::ReplicationPhase::copy_both ? 1 : 0);
+    }
+    conns.clear();
+    for (auto& [k, n] : counts) conns.with({k.first, k.second}).set(n);
   });
 }
 

@@ -87,6 +87,7 @@ ClientInfo Session::info() const {
   i.server_id = linked_server_.load(std::memory_order_relaxed);
   i.wait_started = wall(SteadyClock::time_point(SteadyClock::duration(wait_started_ns_.load())));
   i.tx_status = tx_status_.load(std::memory_order_relaxed);
+  if (i.state != ClientState::authenticating && repl_) i.replication = repl_->info();
   return i;
 }
 
@@ -158,6 +159,7 @@ void Session::emit_client_event(const char* event) {
     ev.bytes_out = bytes_out_ + client_out_.written();
     ev.client_impact = end_impact_.empty() ? "none" : end_impact_;
   }
+  if (repl_) fill_replication_fields(ev, *repl_);
   proxy_.bus().publish(ev);
 }
 

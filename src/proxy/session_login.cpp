@@ -317,11 +317,14 @@ asio::awaitable<bool> Session::login() {
   database_ = startup_database(pkt);
   for (auto& [k, v] : pkt.params) {
     if (k == "replication") {
-      co_await send_fatal_and_close(sqlstate::kFeatureNotSupported,
-                                    "pgwarden does not proxy replication connections yet; "
-                                    "connect replication clients to the server directly",
-                                    "unsupported_startup_parameter");
-      co_return false;
+      replication_ = wire::parse_replication_mode(v);
+      if (replication_ == wire::ReplicationMode::invalid) {
+        co_await send_fatal_and_close(
+            "22023", fmt::format("invalid value for parameter \"replication\": \"{}\"", v),
+            "protocol_violation");
+        co_return false;
+      }
+      continue;
     }
     if (k == "options") {
       if (!parse_options(v, wanted_)) {
@@ -349,6 +352,8 @@ asio::awaitable<bool> Session::login() {
   else
     wanted_["application_name"] = "";  // as PostgreSQL shows it: not pgwarden's own
   startup_values_ = wanted_;
+  if (replication_ == wire::ReplicationMode::physical)
+    database_ = physical_replication_database(proxy_.config(), database_);
   if (database_ == proxy_.config().admin.console_database) {
     co_await serve_console();
     co_return false;
@@ -366,6 +371,7 @@ asio::awaitable<bool> Session::login() {
   mode_ = pool_->settings().mode;
   proxy_.logged_in_counter().fetch_add(1);
   counted_login_ = true;
+  if (replication_ != wire::ReplicationMode::none) co_return co_await serve_replication();
   co_return co_await greet();
 }
 

@@ -36,6 +36,14 @@ struct ConnectionEvent {
   std::string pool;           // database/user
   std::string tls;            // server side: "TLSv1.3/<cipher>" when the link is TLS
   int64_t wait_ms = -1;
+  // A replication connection: its kind ("database" or "physical"), the phase
+  // it ended in, bytes each way and the last LSNs seen (as PostgreSQL prints them).
+  std::string replication;
+  std::string replication_phase;
+  int64_t replication_bytes_from_server = -1;
+  int64_t replication_bytes_from_client = -1;
+  std::string replication_wal_end;
+  std::string replication_flush_lsn;
   // sink.failing / sink.recovered: which event sink, and (recovered) how many
   // events it dropped meanwhile.
   std::string sink;

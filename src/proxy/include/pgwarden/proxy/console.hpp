@@ -35,6 +35,8 @@ class Console {
   std::string show_servers();
   std::string show_stats();
   std::string show_databases();
+  // pgwarden's own: one row per replication connection (docs/replication.md).
+  std::string show_replication();
   ConsoleResult control(const std::string& verb, const std::string& arg);
 
   Proxy& proxy_;

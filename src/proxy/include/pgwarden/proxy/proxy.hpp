@@ -129,6 +129,7 @@ class Proxy {
   asio::awaitable<void> drain_sessions();
   asio::awaitable<void> capacity_prober();
   void register_metrics();
+  void register_replication_metrics();  // gauges of replication connections
 
   ProxyConfig cfg_;
   observe::EventBus& bus_;

@@ -25,6 +25,7 @@
 #include "pgwarden/proxy/login_policy.hpp"
 #include "pgwarden/proxy/outbox.hpp"
 #include "pgwarden/proxy/params.hpp"
+#include "pgwarden/proxy/replication.hpp"
 #include "pgwarden/wire/auth.hpp"
 #include "pgwarden/wire/codec.hpp"
 
@@ -56,6 +57,8 @@ struct ClientInfo {
   std::chrono::system_clock::time_point connected_at, last_request, wait_started;
   uint64_t server_id = 0;  // linked server connection, 0 = none
   char tx_status = 'I';
+  // A replication connection (replication=database or physical): its stream.
+  std::optional<ReplicationInfo> replication;
 };
 
 // The server link a cancel request for this client goes to.
@@ -133,6 +136,12 @@ class Session : public std::enable_shared_from_this<Session> {
   // A client logged in against `stored`: an md5 hash or SCRAM verifier, and
   // the keys its SCRAM proof gave, are what this user's pools log in with.
   void remember_credentials(const std::string& stored, std::optional<wire::ScramKeys> keys);
+
+  // ---- replication connections (session_replication.cpp)
+  // A dedicated server link, never pooled: bytes both ways until either ends.
+  asio::awaitable<bool> serve_replication();
+  asio::awaitable<ReplicationEnd> replication_client_pump(pool::ServerPtr s);
+  asio::awaitable<ReplicationEnd> replication_server_pump(pool::ServerPtr s);
 
   // ---- forwarding (session_forward.cpp)
   asio::awaitable<void> client_loop();
@@ -220,6 +229,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<pool::Pool> pool_;
   PoolMode mode_ = PoolMode::transaction;
   bool counted_login_ = false;
+  // Set at startup for replication=database / physical; repl_ once it streams.
+  wire::ReplicationMode replication_ = wire::ReplicationMode::none;
+  std::shared_ptr<ReplicationLink> repl_;
 
   // The linked server; its protocol state lives in server_->link.
   pool::ServerPtr server_;
