@@ -48,6 +48,16 @@ void Session::note_server_words(const wire::Frame& f) {
     server_words_ = std::move(words);
 }
 
+void Session::count_errors_in(std::string_view to_client) {
+  wire::Frame f;
+  while (wire::next_frame(to_client, proxy_.config().max_packet_size, f) == wire::FrameStatus::ok) {
+    wire::ErrorFields e;
+    if (f.type == 'E' && wire::parse_error_fields(f.body, e))
+      proxy_.count_error(e.sqlstate, "proxy");
+    to_client.remove_prefix(f.size);
+  }
+}
+
 asio::awaitable<bool> Session::answer_in_lost_block(const wire::Frame& f) {
   const auto statement_text = [this](std::string_view name) -> std::optional<std::string> {
     auto it = statements_.find(std::string(name));
@@ -86,6 +96,7 @@ asio::awaitable<bool> Session::answer_in_lost_block(const wire::Frame& f) {
     tx_status_.store('I', std::memory_order_relaxed);
     set_state(ClientState::idle);
   }
+  count_errors_in(a.to_client);
   push_synthetic(std::move(a.to_client));
   co_return true;
 }
@@ -149,7 +160,7 @@ void Session::server_lost(const pool::ServerPtr& s, std::string cause, std::stri
     why.client_impact = owed ? "error_returned" : "rescued";
     pool_->close(s, why);
     if (!a.to_client.empty()) {
-      proxy_.count_error(sqlstate::kConnectionFailure, "proxy");
+      count_errors_in(a.to_client);
       push_synthetic(std::move(a.to_client));
     }
     SPDLOG_DEBUG("client {} kept its connection after losing server {} ({}): status {}", id_, s->id,

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <thread>
 
+#include "http_get.hpp"
 #include "stack.hpp"
 
 namespace pgw::test {
@@ -116,7 +117,8 @@ TEST_F(Rescue, ACommitOfALostTransactionFailsAndNeverLooksCommitted) {
 }
 
 TEST_F(Rescue, AStatementRunningOnItsOwnHasAnUnknownOutcome08007) {
-  start_proxy("");
+  const int admin = free_port();
+  start_proxy(fmt::format("\n[admin]\nlisten = \"127.0.0.1:{}\"\n", admin));
   auto c = client();
   ASSERT_EQ(PQsendQuery(c.get(), "INSERT INTO rescue SELECT 1 FROM pg_sleep(30)"), 1);
   terminate(backend_running("INSERT INTO rescue SELECT 1 FROM pg_sleep%"));
@@ -131,6 +133,12 @@ TEST_F(Rescue, AStatementRunningOnItsOwnHasAnUnknownOutcome08007) {
   EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_IDLE);
   EXPECT_EQ(pq_exec(c.get(), "SELECT 3").value, "3");
   EXPECT_EQ(committed_rows(), 0);  // (it was killed before it could commit)
+  // Counted by the SQLSTATE the client got.
+  const std::string metrics = http_get(admin, "/metrics").body;
+  EXPECT_EQ(metric_value(metrics, "pgwarden_errors_total{sqlstate=\"08007\",source=\"proxy\"}"),
+            1.0)
+      << metrics;
+  EXPECT_FALSE(metric_value(metrics, "pgwarden_errors_total{sqlstate=\"08006\",source=\"proxy\"}"));
 }
 
 TEST_F(Rescue, AStatementInsideABlockLosesTheBlockWithExtendedProtocol) {

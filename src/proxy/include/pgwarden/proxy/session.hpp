@@ -176,6 +176,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void note_server_words(const wire::Frame& f);
   // A client whose transaction block died with its link: answered locally.
   asio::awaitable<bool> answer_in_lost_block(const wire::Frame& f);
+  // pgwarden_errors_total for each ErrorResponse pgwarden sends on its own.
+  void count_errors_in(std::string_view to_client);
   // The transaction status the client was last told of.
   char client_tx_status() const;
   // Records a request written to the server in the link's state machine.
