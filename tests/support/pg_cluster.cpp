@@ -1,6 +1,8 @@
 #include "pg_cluster.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,6 +82,11 @@ std::string as_pg_user(const std::string& cmd) {
   if (::geteuid() != 0) return cmd;
   return "runuser -u postgres -- " + cmd;
 }
+std::string fmt_hex(const char* prefix, size_t key) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016zx", key);
+  return prefix + std::string(buf);
+}
 std::string shell_quote(const std::string& s) {
   std::string r = "'";
   for (char c : s) {
@@ -92,22 +99,67 @@ std::string shell_quote(const std::string& s) {
 }
 }  // namespace
 
+namespace {
+// initdb into `dir`/data (which must not exist), owned by the server's user.
+void run_initdb(const fs::path& dir, const PgClusterOptions& opts) {
+  if (::geteuid() == 0) run_command("chown postgres:postgres " + shell_quote(dir.string()));
+  fs::path pwfile = dir / "pw";
+  { std::ofstream(pwfile) << opts.password << "\n"; }
+  if (::geteuid() == 0) run_command("chown postgres:postgres " + shell_quote(pwfile.string()));
+  std::string out;
+  std::string cmd = as_pg_user((pg_bin_dir() / "initdb").string() + " -D " +
+                               shell_quote((dir / "data").string()) + " -U " + opts.superuser +
+                               " --pwfile=" + shell_quote(pwfile.string()) + " -A " +
+                               opts.auth_method + " --no-sync -E UTF8 --locale=C 2>&1");
+  const int status = run_command(cmd, &out);
+  fs::remove(pwfile);
+  if (status != 0) throw std::runtime_error("initdb failed: " + out);
+}
+
+// A freshly initdb'd data directory for these options, made once per build
+// tree: initdb costs seconds of CPU, a copy a fraction of one, and hundreds
+// of tests start a server. Made under a lock (ctest runs tests in parallel)
+// and published by rename, so a reader never sees half of one.
+fs::path initdb_template(const PgClusterOptions& opts) {
+  const fs::path cache = PGWARDEN_TEST_CACHE_DIR;
+  fs::create_directories(cache);
+  const size_t key = std::hash<std::string>{}(pg_bin_dir().string() + '\0' + opts.superuser + '\0' +
+                                              opts.password + '\0' + opts.auth_method);
+  const fs::path done = cache / fmt_hex("initdb-", key);
+  if (fs::exists(done / "data" / "PG_VERSION")) return done / "data";
+  const fs::path lock_path = cache / fmt_hex("initdb-lock-", key);
+  const int lock = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (lock < 0) throw std::runtime_error("cannot open " + lock_path.string());
+  ::flock(lock, LOCK_EX);
+  try {
+    if (!fs::exists(done / "data" / "PG_VERSION")) {
+      const fs::path building = cache / fmt_hex("initdb-building-", key);
+      fs::remove_all(building);
+      fs::create_directories(building);
+      run_initdb(building, opts);
+      fs::rename(building, done);
+    }
+  } catch (...) {
+    ::close(lock);  // (closing releases the lock)
+    throw;
+  }
+  ::close(lock);
+  return done / "data";
+}
+}  // namespace
+
 PgCluster::PgCluster(PgClusterOptions opts) : opts_(std::move(opts)) {
   char tmpl[] = "/tmp/pgwarden-pg-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
   data_dir_ = dir_ / "data";
   if (::geteuid() == 0) run_command("chown postgres:postgres " + shell_quote(dir_.string()));
-  fs::path pwfile = dir_ / "pw";
-  { std::ofstream(pwfile) << opts_.password << "\n"; }
-  if (::geteuid() == 0) run_command("chown postgres:postgres " + shell_quote(pwfile.string()));
+  // cp -a keeps the owner and the 0700 mode the server insists on.
   std::string out;
-  std::string cmd =
-      as_pg_user((pg_bin_dir() / "initdb").string() + " -D " + shell_quote(data_dir_.string()) +
-                 " -U " + opts_.superuser + " --pwfile=" + shell_quote(pwfile.string()) + " -A " +
-                 opts_.auth_method + " --no-sync -E UTF8 --locale=C 2>&1");
-  if (run_command(cmd, &out) != 0) throw std::runtime_error("initdb failed: " + out);
-  fs::remove(pwfile);
+  if (run_command("cp -a " + shell_quote(initdb_template(opts_).string()) + " " +
+                      shell_quote(data_dir_.string()) + " 2>&1",
+                  &out) != 0)
+    throw std::runtime_error("copying the initdb template failed: " + out);
   port_ = free_port();
   {
     std::ofstream conf(data_dir_ / "postgresql.conf", std::ios::app);
