@@ -32,7 +32,9 @@ int64_t now_ns() {
 }  // namespace
 
 bool Session::rewrite_statements() const {
-  return mode_ == PoolMode::transaction && proxy_.config().max_prepared_statements > 0;
+  // In session mode too: a link lost under the client is replaced by one on
+  // which its statements are prepared again.
+  return proxy_.config().max_prepared_statements > 0;
 }
 
 void Session::send_to_server(wire::LinkRequest r) {
@@ -287,6 +289,25 @@ void Session::close_client_statement(std::string name) {
   push_synthetic(std::move(out));
 }
 
+bool Session::answer_deallocate(std::string_view sql) {
+  // The client's statements have pgwarden's names on the server: SQL that
+  // names one of them is answered here, as PostgreSQL would answer it.
+  // (Behind outstanding requests the status to report is not known yet: the
+  // server answers, 26000.)
+  if (!rewrite_statements() || (server_ && server_->link.has_outstanding())) return false;
+  const std::optional<std::string> name = wire::deallocated_statement(sql);
+  if (!name) return false;
+  auto it = statements_.find(*name);
+  if (it == statements_.end() || closing_.count({*name, it->second.serial})) return false;
+  if (client_tx_status() == 'E') return false;  // the server's 25P02
+  statements_.erase(it);
+  std::string out;
+  wire::command_complete(out, "DEALLOCATE");
+  wire::ready_for_query(out, client_tx_status());
+  push_synthetic(std::move(out));
+  return true;
+}
+
 void Session::forget_client_statement(const std::string& name, uint64_t serial) {
   // Only the definition the event is about: the name may have been defined
   // again since.
@@ -354,6 +375,8 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
       break;
     }
     case 'Q':
+      if (answer_deallocate(f.body.substr(0, f.body.find('\0')))) co_return true;
+      break;
     case 'P':
     case 'B':
     case 'D':
@@ -374,10 +397,7 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
   }
   if (t == 'Q' || t == 'P') {
     const std::string_view sql = t == 'Q' ? f.body.substr(0, f.body.find('\0')) : pv.query;
-    if (mode_ == PoolMode::session)
-      note_resets(sql, t == 'Q');
-    else if (!note_session_effects(sql, t == 'Q'))
-      co_return true;
+    if (!note_session_effects(sql, t == 'Q')) co_return true;
   }
   if (!server_) {
     refusing_simple_query_ = t == 'Q' || t == 'F';
@@ -410,6 +430,8 @@ asio::awaitable<bool> Session::handle_client_frame(const wire::Frame& f, std::st
       if (pv.name.empty()) {
         unnamed_statement_ = std::string(pv.rest);
         unnamed_on_link_ = true;
+      } else if (!rewrite_statements() && mode_ == PoolMode::session && !pinned_for_) {
+        pin("a prepared statement known by its own name (max_prepared_statements = 0)");
       }
       if (rewrite_statements() && !pv.name.empty()) {
         std::string name(pv.name);
@@ -623,11 +645,15 @@ void Session::handle_server_frame(const wire::Frame& f, std::string& to_client, 
     // Settings that cannot be read back cannot be carried either: keep the
     // client on this link rather than let them reach someone else.
     // (In an aborted transaction every query fails: the next probe decides.)
-    if (probe_failed_ && out.status == 'I' && !pinned_for_ && mode_ == PoolMode::transaction)
+    if (probe_failed_ && out.status == 'I' && !pinned_for_)
       pin("a setting pgwarden could not read back");
     probe_failed_ = false;
   }
   if (out.settings_changed) settings_dirty_ = true;
+  // The client has been told a change is in effect (outside any block that
+  // could still roll it back); until the probe reads it, no other link can be
+  // given it.
+  if (out.ready && out.status == 'I' && settings_dirty_) settings_unread_ = true;
   for (const auto& [name, serial] : out.forgotten_client_statements)
     forget_client_statement(name, serial);
   for (const auto& [name, serial] : out.closed_client_statements) {

@@ -1,10 +1,11 @@
 // A server link lost under a client (failover, pg_terminate_backend, a
-// backend crash, a network cut): in transaction mode the client keeps its
-// connection. What the link owed it becomes errors it can retry on (the link
-// state machine decides which, LinkState::lost), and a transaction block that
-// died with the link is answered by pgwarden (wire::AbortedTransaction) until
-// the client ends it. Clients in session mode, or pinned to their link, lose
-// state that cannot be rebuilt: they are told with a FATAL, as before.
+// backend crash, a network cut): the client keeps its connection (in session
+// mode too: its settings and prepared statements follow it to a new link). What the link owed it
+// becomes errors it can retry on (the link state machine decides which, LinkState::lost), and a
+// transaction block that died with the link is answered by pgwarden (wire::AbortedTransaction)
+// until the client ends it. A client holding state no other link can be given (pinned: LISTEN, a
+// temporary table...; settings not yet read back) is told with a FATAL instead, as PostgreSQL would
+// tell it.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
@@ -32,8 +33,18 @@ char Session::client_tx_status() const {
   return lost_block_ ? 'E' : 'I';
 }
 
+std::string Session::lost_session_state() const {
+  if (pinned_for_)
+    return fmt::format(", and with it {}, which no other server connection can be given",
+                       pinned_for_);
+  if (settings_unread_)
+    return ", and with it settings the session changed that pgwarden had not read back yet";
+  return "";
+}
+
 bool Session::may_rescue() const {
-  return mode_ == PoolMode::transaction && !pinned_for_ && !ended_;
+  return replication_ == wire::ReplicationMode::none && !pinned_for_ && !settings_unread_ &&
+         !ended_;
 }
 
 bool Session::rescues_from(const std::string& fatal_sqlstate) const {
@@ -168,9 +179,10 @@ void Session::server_lost(const pool::ServerPtr& s, std::string cause, std::stri
     return;
   }
 
-  // In session mode the client owns its link; in transaction mode only a link
-  // that was not provably idle had the client's work on it.
-  const bool busy = !s->link.idle() || mode_ == PoolMode::session;
+  // A link that was not provably idle had the client's work on it; a pinned
+  // or session-mode client's link also held its session.
+  const bool busy =
+      !s->link.idle() || pinned_for_ || settings_unread_ || mode_ == PoolMode::session;
   why.client_impact = busy ? "disconnected" : "none";
   pool_->close(s, why);
   if (!busy) return;  // the client had nothing running there: it does not notice
@@ -187,8 +199,8 @@ void Session::server_lost(const pool::ServerPtr& s, std::string cause, std::stri
   }
   std::string text = fmt::format(
       "pgwarden: server connection {} lost ({}{}{}); the open transaction, if any, "
-      "was rolled back",
-      s->backend, cause, message.empty() ? "" : ": ", message);
+      "was rolled back{}",
+      s->backend, cause, message.empty() ? "" : ": ", message, lost_session_state());
   end_with(cause, initiator, sqlstate::kConnectionFailure, text, err_no, "disconnected");
   asio::co_spawn(
       strand_,

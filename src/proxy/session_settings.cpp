@@ -1,6 +1,7 @@
-// Session state in transaction mode (and resets in session mode): settings a
-// client changes follow it to every link it lands on, read back from the
-// server by a hidden probe; state that cannot move pins it to its link.
+// Session state: settings a client changes follow it to every link it lands
+// on (in transaction mode each transaction; in session mode a link that
+// replaces a lost one), read back from the server by a hidden probe; state
+// that cannot move pins the client to its link.
 #include <fmt/format.h>
 
 #include "pgwarden/proxy/proxy.hpp"
@@ -11,6 +12,9 @@ namespace pgw::proxy {
 
 void Session::pin(const char* reason) {
   pinned_for_ = reason;
+  // A session-mode client keeps its link anyway: the reason only says that
+  // losing the link loses state no other link can be given.
+  if (mode_ == PoolMode::session) return;
   observe::ConnectionEvent ev = client_event("client.pinned");
   ev.message = fmt::format(
       "{} is session state that transaction pooling cannot move between server connections: "
@@ -19,21 +23,11 @@ void Session::pin(const char* reason) {
   proxy_.bus().publish(ev);
 }
 
-void Session::note_resets(std::string_view sql, bool simple_query) {
-  // Session mode keeps the client on its link, so only a reset needs the
-  // probe: it puts the client's startup values back where RESET brought the
-  // link's login values.
-  if (!scan_session_effects(sql).resets) return;
-  if (simple_query)
-    probe_after_frame_ = true;
-  else
-    settings_in_batch_ = true;
-}
-
 bool Session::note_session_effects(std::string_view sql, bool simple_query) {
   const SessionEffects fx = scan_session_effects(sql);
   if (fx.uncarried && !pinned_for_) {
-    if (proxy_.config().transaction_session_state == SessionStatePolicy::refuse) {
+    if (mode_ == PoolMode::transaction &&
+        proxy_.config().transaction_session_state == SessionStatePolicy::refuse) {
       refusing_simple_query_ = simple_query;
       refuse_request(sqlstate::kFeatureNotSupported,
                      fmt::format("pgwarden: {} is session state, which transaction pooling cannot "
@@ -110,6 +104,7 @@ void Session::apply_settings_probe() {
   for (auto& [k, v] : session_values) wanted_[k] = v;
   // Every change reported so far ran before the probe on the server.
   settings_dirty_ = false;
+  settings_unread_ = false;
 }
 
 bool Session::may_release_link() const {

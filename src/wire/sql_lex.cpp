@@ -43,6 +43,37 @@ bool is_empty_query(std::string_view sql) {
   return skip_blank(sql, 0) == sql.size();
 }
 
+std::optional<std::string> deallocated_statement(std::string_view sql) {
+  size_t i = 0;
+  if (next_word(sql, i) != "deallocate") return std::nullopt;
+  size_t after_prepare = i;
+  // PREPARE is optional noise, unless it is the statement's own name.
+  if (next_word(sql, after_prepare) == "prepare" && !only_end_left(sql, after_prepare))
+    i = after_prepare;
+  i = skip_blank(sql, i);
+  std::string name;
+  if (i < sql.size() && sql[i] == '"') {
+    for (++i;; ++i) {
+      if (i >= sql.size()) return std::nullopt;
+      if (sql[i] == '"') {
+        if (i + 1 < sql.size() && sql[i + 1] == '"') {
+          name.push_back('"');
+          ++i;
+          continue;
+        }
+        ++i;
+        break;
+      }
+      name.push_back(sql[i]);
+    }
+    if (name.empty()) return std::nullopt;
+  } else {
+    name = next_word(sql, i);
+    if (name.empty() || name == "all") return std::nullopt;
+  }
+  return only_end_left(sql, i) ? std::optional<std::string>(std::move(name)) : std::nullopt;
+}
+
 TxExit classify_tx_exit(std::string_view sql) {
   size_t i = 0;
   const std::string first = next_word(sql, i);

@@ -1,8 +1,10 @@
-// node-postgres and postgres.js through pgwarden (transaction mode) while the
-// server ends their server connections under them (pg_terminate_backend,
-// through a direct superuser connection): they get an ERROR with a SQLSTATE
-// (08006 lost transaction, 08007 unknown outcome, then 25P02 until ROLLBACK),
-// their connections stay usable, and nothing crashes or reconnects.
+// node-postgres and postgres.js through pgwarden (transaction or session mode,
+// as the proxy is configured) while the server ends their server connections
+// under them (pg_terminate_backend, through a direct superuser connection):
+// they get an ERROR with a SQLSTATE (08006 lost transaction, 08007 unknown
+// outcome, then 25P02 until ROLLBACK), their connections stay usable, and
+// nothing crashes or reconnects. An idle client does not notice at all: its
+// settings and prepared statements are on its next server connection.
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import postgres from 'postgres';
@@ -74,6 +76,23 @@ assert.equal((await running).code, '08007');
 const [{ w }] = await sql`select ${4}::int as w`;
 assert.equal(w, 4);
 await sql.end();
+
+// ---- postgres.js idle between statements: its backend ends, unseen.
+const idle = postgres({
+  ...proxy, pass: proxy.password, max: 1, onnotice: () => {},
+  connection: { application_name: 'rescue-idle' },
+});
+await idle`set work_mem = '6MB'`;
+assert.equal((await idle`select ${1}::int as n`)[0].n, 1);
+const [{ pid: idlePid }] = await idle`select pg_backend_pid() as pid`;
+await admin.query('select pg_terminate_backend($1)', [idlePid]);
+await sleep(200);
+assert.equal((await idle`select ${2}::int as n`)[0].n, 2);  // its prepared statement
+const [{ pid: newPid, wm }] =
+  await idle`select pg_backend_pid() as pid, current_setting('work_mem') as wm`;
+assert.notEqual(newPid, idlePid);
+assert.equal(wm, '6MB');
+await idle.end();
 
 // Nothing of the lost transactions was committed.
 const { rows } = await admin.query('select count(*)::int as n from items where id between 9101 and 9103');

@@ -216,6 +216,40 @@ TEST_F(ProxyTest, EvictionKeepsTheStatementCacheTrue) {
       "2");
 }
 
+TEST_F(ProxyTest, SqlDeallocateOfARenamedStatementIsAnsweredAsPostgreSQLWould) {
+  // psycopg 3 drops its statements with SQL DEALLOCATE: the server knows them
+  // by pgwarden's names, so pgwarden answers.
+  for (const char* mode : {"transaction", "session"}) {
+    SCOPED_TRACE(mode);
+    start_proxy("", mode);
+    auto c = client();
+    PGresult* p = PQprepare(c.get(), "Q1", "select 1", 0, nullptr);
+    ASSERT_EQ(PQresultStatus(p), PGRES_COMMAND_OK) << PQresultErrorMessage(p);
+    PQclear(p);
+    PGresult* r = PQexec(c.get(), "DEALLOCATE \"Q1\"");
+    EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+    EXPECT_STREQ(PQcmdStatus(r), "DEALLOCATE");
+    PQclear(r);
+    r = PQexecPrepared(c.get(), "Q1", 0, nullptr, nullptr, nullptr, 0);
+    EXPECT_STREQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "26000");
+    PQclear(r);
+    // The name is free again, inside a block too (DEALLOCATE is not transactional).
+    ASSERT_TRUE(pq_exec(c.get(), "BEGIN").ok);
+    p = PQprepare(c.get(), "Q1", "select 2", 0, nullptr);
+    ASSERT_EQ(PQresultStatus(p), PGRES_COMMAND_OK) << PQresultErrorMessage(p);
+    PQclear(p);
+    ASSERT_TRUE(pq_exec(c.get(), "deallocate prepare \"Q1\";").ok);
+    EXPECT_EQ(PQtransactionStatus(c.get()), PQTRANS_INTRANS);
+    ASSERT_TRUE(pq_exec(c.get(), "COMMIT").ok);
+    // A name nobody prepared is the server's to refuse.
+    EXPECT_EQ(pq_exec(c.get(), "DEALLOCATE nosuch").sqlstate, "26000");
+    // SQL PREPARE'd statements keep their own names on the server.
+    ASSERT_TRUE(pq_exec(c.get(), "PREPARE sq AS SELECT 3").ok);
+    EXPECT_EQ(pq_exec(c.get(), "EXECUTE sq").value, "3");
+    EXPECT_TRUE(pq_exec(c.get(), "DEALLOCATE sq").ok);
+  }
+}
+
 namespace {
 long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");

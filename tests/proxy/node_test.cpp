@@ -39,20 +39,35 @@ TEST_F(ProxyTest, PostgresJsPreparedStatementsCancelCopy) {
   EXPECT_EQ(dropped, 0);
 }
 
-TEST_F(ProxyTest, DriversKeepTheirConnectionsWhenTheServerEndsTheirLinks) {
-  start_proxy("default_pool_size = 4\n");
-  int status = 0;
-  std::string out =
-      node_script("proxy_rescue.mjs", proxy().port(), status, "PG_URL='" + pg().url("app") + "'");
-  EXPECT_EQ(status, 0) << out;
-  EXPECT_NE(out.find("ok"), std::string::npos) << out;
-  // Four server links ended under them; no client connection did.
-  int rescued_links = 0, clients_dropped = 0;
-  for (auto& e : proxy().settled_events()) {
-    if (e["event"] == "server.close" && e.value("client_impact", "") == "error_returned")
-      ++rescued_links;
-    if (e["event"] == "client.close" && e.value("initiator", "") != "client") ++clients_dropped;
+// proxy_rescue.mjs through a proxy in a pool mode: five server links end under
+// the drivers (four with work on them, one idle); no client connection does.
+class DriverRescue : public ProxyTest {
+ protected:
+  void run(const std::string& mode, int idle_rescued) {
+    start_proxy("default_pool_size = 4\n", mode);
+    int status = 0;
+    std::string out =
+        node_script("proxy_rescue.mjs", proxy().port(), status, "PG_URL='" + pg().url("app") + "'");
+    EXPECT_EQ(status, 0) << out;
+    EXPECT_NE(out.find("ok"), std::string::npos) << out;
+    int errors_returned = 0, rescued = 0, clients_dropped = 0;
+    for (auto& e : proxy().settled_events()) {
+      if (e["event"] == "server.close" && e.value("client_impact", "") == "error_returned")
+        ++errors_returned;
+      if (e["event"] == "server.close" && e.value("client_impact", "") == "rescued") ++rescued;
+      if (e["event"] == "client.close" && e.value("initiator", "") != "client") ++clients_dropped;
+    }
+    EXPECT_EQ(errors_returned, 4);
+    EXPECT_EQ(rescued, idle_rescued);
+    EXPECT_EQ(clients_dropped, 0);
   }
-  EXPECT_EQ(rescued_links, 4);
-  EXPECT_EQ(clients_dropped, 0);
+};
+
+TEST_F(DriverRescue, DriversKeepTheirConnectionsWhenTheServerEndsTheirLinks) {
+  // The idle client's link was back in the pool: nobody was on it.
+  run("transaction", 0);
+}
+
+TEST_F(DriverRescue, DriversInSessionModeKeepTheirConnectionsToo) {
+  run("session", 1);
 }

@@ -1,5 +1,5 @@
-// A server link lost under a client in transaction mode: the client keeps its
-// connection. It gets an ERROR it can retry on — 08007 for a statement whose
+// A server link lost under a client (transaction or session mode): the client
+// keeps its connection. It gets an ERROR it can retry on — 08007 for a statement whose
 // outcome is unknown, 08006 for a transaction block that died (then 25P02
 // until its ROLLBACK, which pgwarden answers itself) — and its next
 // transaction runs on another link. Produced for real: pg_terminate_backend,
@@ -224,21 +224,77 @@ TEST_F(Rescue, ABackendCrashRestartFailsTheBlockAndTheClientGoesOn) {
   EXPECT_EQ(committed_rows(), 0);
 }
 
-TEST_F(Rescue, SessionModeAndPinnedClientsStillLoseTheirConnection) {
-  // Their server session (temporary tables, session settings) cannot be
-  // rebuilt elsewhere: they are told with the server's FATAL, as PostgreSQL
-  // would tell them.
+TEST_F(Rescue, ASessionModeClientKeepsItsSettingsAndStatementsOnANewLink) {
+  start_proxy("", "session");
+  auto c = client("application_name=sess");
+  ASSERT_TRUE(pq_exec(c.get(), "SET work_mem = '7MB'").ok);
+  PGresult* res = PQprepare(c.get(), "ins", "INSERT INTO rescue VALUES ($1::int)", 1, nullptr);
+  ASSERT_EQ(PQresultStatus(res), PGRES_COMMAND_OK);
+  PQclear(res);
+  const std::string first = pq_exec(c.get(), "SELECT pg_backend_pid()").value;
+  terminate(first);
+  auto server = proxy().wait_event({{"event", "server.close"}, {"sqlstate", "57P01"}});
+  ASSERT_TRUE(server.is_object()) << proxy().stderr_text();
+  EXPECT_EQ(server["client_impact"], "rescued");
+
+  // Nothing was running: the client does not notice, on a new backend that
+  // has its settings and its statement.
+  const char* one[] = {"1"};
+  res = PQexecPrepared(c.get(), "ins", 1, one, nullptr, nullptr, 0);
+  EXPECT_EQ(PQresultStatus(res), PGRES_COMMAND_OK) << PQresultErrorMessage(res);
+  PQclear(res);
+  const std::string second = pq_exec(c.get(), "SELECT pg_backend_pid()").value;
+  EXPECT_NE(second, first);
+  EXPECT_EQ(pq_exec(c.get(), "SHOW work_mem").value, "7MB");
+  EXPECT_EQ(pq_exec(c.get(), "SHOW application_name").value, "sess");
+  EXPECT_EQ(committed_rows(), 1);
+  for (auto& e : proxy().settled_events())
+    EXPECT_FALSE(e["event"] == "client.close" && e.value("application_name", "") == "sess")
+        << e.dump();
+}
+
+TEST_F(Rescue, ASessionModeBlockLostIsFailedAndTheClientGoesOn) {
+  start_proxy("", "session");
+  auto c = client();
+  ASSERT_TRUE(pq_exec(c.get(), "BEGIN").ok);
+  ASSERT_TRUE(pq_exec(c.get(), "INSERT INTO rescue VALUES (1)").ok);
+  terminate(pq_exec(c.get(), "SELECT pg_backend_pid()").value);
+  ASSERT_TRUE(proxy().wait_event({{"event", "server.close"}, {"sqlstate", "57P01"}}).is_object());
+  auto r = pq_exec(c.get(), "INSERT INTO rescue VALUES (2)");
+  EXPECT_EQ(r.sqlstate, "08006") << r.message;
+  EXPECT_EQ(pq_exec(c.get(), "SELECT 1").sqlstate, "25P02");
+  EXPECT_TRUE(pq_exec(c.get(), "ROLLBACK").ok);
+  ASSERT_TRUE(pq_exec(c.get(), "INSERT INTO rescue VALUES (3)").ok);
+  EXPECT_EQ(pg().psql("select string_agg(id::text, ',') from rescue", "app"), "3");
+}
+
+TEST_F(Rescue, ClientsHoldingStateNoOtherLinkCanHoldLoseTheirConnection) {
+  // A temporary table (transaction mode pins the client to its link) or
+  // LISTEN (session mode) cannot be rebuilt elsewhere: the client is told
+  // with the server's FATAL, as PostgreSQL would tell it, even when idle.
   start_proxy("");
   auto pinned = client();
   ASSERT_TRUE(pq_exec(pinned.get(), "CREATE TEMP TABLE t(x int)").ok);
-  ASSERT_TRUE(pq_exec(pinned.get(), "BEGIN").ok);
   terminate(pq_exec(pinned.get(), "SELECT pg_backend_pid()").value);
-  auto r = pq_exec(pinned.get(), "SELECT 1");
+  auto server = proxy().wait_event({{"event", "server.close"}, {"sqlstate", "57P01"}});
+  ASSERT_TRUE(server.is_object()) << proxy().stderr_text();
+  EXPECT_EQ(server["client_impact"], "disconnected");
+  auto r = pq_exec(pinned.get(), "SELECT count(*) FROM t");
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.message.find("terminating connection due to administrator command"),
             std::string::npos)
       << r.message;
   EXPECT_NE(PQstatus(pinned.get()), CONNECTION_OK);
+}
+
+TEST_F(Rescue, ASessionModeListenerLosesItsConnection) {
+  start_proxy("", "session");
+  auto listener = client();
+  ASSERT_TRUE(pq_exec(listener.get(), "LISTEN news").ok);
+  terminate(pq_exec(listener.get(), "SELECT pg_backend_pid()").value);
+  auto r = pq_exec(listener.get(), "SELECT 1");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(PQstatus(listener.get()), CONNECTION_OK);
 }
 
 }  // namespace

@@ -1,12 +1,11 @@
 // What a client hears when its server link is lost: LinkState::lost for the
 // requests left unanswered, AbortedTransaction for the statements that follow
-// in the lost block, and the statement classification both rely on.
+// in the lost block.
 #include <gtest/gtest.h>
 
 #include "pgwarden/wire/aborted_transaction.hpp"
 #include "pgwarden/wire/codec.hpp"
 #include "pgwarden/wire/link_state.hpp"
-#include "pgwarden/wire/sql_lex.hpp"
 #include "wire_test_messages.hpp"
 
 using namespace pgw::wire;
@@ -58,28 +57,6 @@ LinkRequest query(TxExit exit = TxExit::other) {
 }
 
 }  // namespace
-
-TEST(TxExit, ClassifiesWholeStatementsOnly) {
-  EXPECT_EQ(classify_tx_exit("ROLLBACK"), TxExit::rollback);
-  EXPECT_EQ(classify_tx_exit("  rollback work ;  "), TxExit::rollback);
-  EXPECT_EQ(classify_tx_exit("/* c */ ABORT TRANSACTION -- bye"), TxExit::rollback);
-  EXPECT_EQ(classify_tx_exit("rollback and no chain"), TxExit::rollback);
-  EXPECT_EQ(classify_tx_exit("COMMIT"), TxExit::commit);
-  EXPECT_EQ(classify_tx_exit("end"), TxExit::commit);
-  EXPECT_EQ(classify_tx_exit("commit transaction;"), TxExit::commit);
-  EXPECT_EQ(classify_tx_exit("PREPARE TRANSACTION 'gid-1'"), TxExit::commit);
-  EXPECT_EQ(classify_tx_exit("rollback to savepoint a"), TxExit::other);
-  EXPECT_EQ(classify_tx_exit("rollback and chain"), TxExit::other);
-  EXPECT_EQ(classify_tx_exit("commit and chain"), TxExit::other);
-  EXPECT_EQ(classify_tx_exit("rollback prepared 'x'"), TxExit::other);
-  EXPECT_EQ(classify_tx_exit("ROLLBACK; SELECT 1"), TxExit::other);
-  EXPECT_EQ(classify_tx_exit("prepare s as select 1"), TxExit::other);
-  EXPECT_EQ(classify_tx_exit("select 'rollback'"), TxExit::other);
-  EXPECT_EQ(classify_tx_exit("rollbackx"), TxExit::other);
-  EXPECT_EQ(classify_tx_exit(""), TxExit::other);
-  EXPECT_TRUE(is_empty_query("  -- nothing\n /* at all */ "));
-  EXPECT_FALSE(is_empty_query(";"));
-}
 
 TEST(LostLink, AStatementOutsideABlockHasAnUnknownOutcome) {
   LinkState link;

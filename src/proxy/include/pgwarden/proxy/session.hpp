@@ -169,6 +169,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void server_lost(const pool::ServerPtr& s, std::string cause, std::string initiator, int err_no,
                    std::string message);
   bool may_rescue() const;
+  // Why a lost link ends this client (for its FATAL), or "".
+  std::string lost_session_state() const;
   // A server FATAL with this SQLSTATE fails the client's work instead of
   // ending its connection.
   bool rescues_from(const std::string& fatal_sqlstate) const;
@@ -189,14 +191,13 @@ class Session : public std::enable_shared_from_this<Session> {
                          std::string client_name, uint64_t client_serial);
   // The client's Close of a named statement, answered by pgwarden in order.
   void close_client_statement(std::string name);
+  // SQL `DEALLOCATE name` of a statement pgwarden renamed: answered here.
+  bool answer_deallocate(std::string_view sql);
   void forget_client_statement(const std::string& name, uint64_t serial);
   void ensure_prepared(uint64_t id, std::string_view rest, std::string& to_server);
-  // Transaction mode: SQL that changes settings or leaves session state.
-  // False when the request was refused (transaction_session_state = "refuse").
+  // SQL that changes settings or leaves session state. False when the
+  // request was refused (transaction mode, transaction_session_state = "refuse").
   bool note_session_effects(std::string_view sql, bool simple_query);
-  // Session mode: SQL that may reset a startup parameter (read back and
-  // restored by the settings probe).
-  void note_resets(std::string_view sql, bool simple_query);
   void pin(const char* reason);
   // Reads the session's settings back from the server (hidden), so that they
   // follow the client to its next server connection.
@@ -274,8 +275,13 @@ class Session : public std::enable_shared_from_this<Session> {
   bool probe_due_ = false;  // the server reader is to send a probe now
   bool probe_after_frame_ = false;
   std::vector<std::pair<std::string, std::string>> probe_rows_;
-  const char* pinned_for_ = nullptr;  // why the client keeps its link, if it does
-  ParamMap params_before_replay_;     // the link's values, restored if the replay fails
+  // Settings the client was told are in effect that no probe has read back
+  // yet: a link lost now would take them with it.
+  bool settings_unread_ = false;
+  // Session state only this link holds (LISTEN, a temporary table...): why the
+  // client keeps its link, and why losing the link ends the client.
+  const char* pinned_for_ = nullptr;
+  ParamMap params_before_replay_;  // the link's values, restored if the replay fails
   // The client's unnamed statement (query + types), re-parsed when a Bind or
   // Describe of it lands on a link that does not have it.
   std::optional<std::string> unnamed_statement_;

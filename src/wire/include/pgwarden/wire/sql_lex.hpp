@@ -3,6 +3,7 @@
 // without parsing SQL: blanks and comments are skipped, words are read
 // lower-cased. Shared by the session-effects scan and the classification of
 // transaction-ending statements.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,10 @@ enum class TxExit {
   commit,    // COMMIT / END [WORK | TRANSACTION] [AND NO CHAIN]; PREPARE TRANSACTION 'x'
 };
 TxExit classify_tx_exit(std::string_view sql);
+// The statement name of a lone `DEALLOCATE [PREPARE] name` (unquoted names
+// lower-cased, quoted ones as written); nullopt for DEALLOCATE ALL and
+// anything else.
+std::optional<std::string> deallocated_statement(std::string_view sql);
 // Only blanks and comments: PostgreSQL answers EmptyQueryResponse.
 bool is_empty_query(std::string_view sql);
 
