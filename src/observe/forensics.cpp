@@ -33,6 +33,7 @@ ObservedEvent observed(const ConnectionEvent& e) {
   o.application_name = e.application_name;
   o.backend = e.backend;
   o.peer_host = forensics::peer_host(e.peer);
+  o.client_impact = e.client_impact;
   o.conn_id = e.conn_id;
   o.age_ms = e.age_ms;
   o.idle_ms = e.idle_ms;

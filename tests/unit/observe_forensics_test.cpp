@@ -188,7 +188,7 @@ TEST(ForensicsFixedAge, ProxyLifetimeClosesAreSkipped) {
   EXPECT_TRUE(fx.evaluate(at_ms(300'000)).all.empty());
 }
 
-TEST(ForensicsBurst, SixConnectionsWithinASecond) {
+TEST(ForensicsBurst, SixConnectionsWithinASecondWithShutdownWordsAreARestart) {
   Forensics fx({});
   const char* causes[] = {"server_fatal", "server_fatal", "server_eof",
                           "server_fatal", "server_eof",   "server_fatal"};
@@ -201,10 +201,11 @@ TEST(ForensicsBurst, SixConnectionsWithinASecond) {
   // A lone drop later on is not part of it.
   fx.on_event(close_event("server", 300, 20'000, "server", "server_eof", 5'000, 50'000));
   auto eval = fx.evaluate(at_ms(30'000));
-  auto bursts = of_kind(eval.all, "burst");
+  // The server said 57P01 (shutting down) on four of them: a planned restart.
+  auto bursts = of_kind(eval.all, "server_restart");
   ASSERT_EQ(bursts.size(), 1u);
   const Finding& b = bursts[0];
-  EXPECT_EQ(b.key, "burst/2027-01-15T08:00:05Z");
+  EXPECT_EQ(b.key, "server_restart/2027-01-15T08:00:05Z");
   EXPECT_EQ(b.value, 6);
   EXPECT_EQ(b.count, 6u);
   EXPECT_EQ(b.conn_ids, (std::vector<uint64_t>{200, 201, 202, 203, 204, 205}));
@@ -212,7 +213,8 @@ TEST(ForensicsBurst, SixConnectionsWithinASecond) {
   EXPECT_EQ(b.last, at_ms(5'400));
   EXPECT_EQ(b.summary,
             "6 connections dropped within 0.4 s at 2027-01-15T08:00:05Z (causes server_fatal×4, "
-            "server_eof×2; sqlstates 57P01×4): a server restart, failover or network blip.");
+            "server_eof×2; sqlstates 57P01×4): a planned restart or failover: the server said it "
+            "was shutting down or not accepting connections.");
   EXPECT_NE(b.fix.find("Check the server log around 2027-01-15T08:00:05Z"), std::string::npos);
   // The same 57P01 closes are also named as terminations.
   auto killed = of_kind(eval.all, "server_terminated");

@@ -44,6 +44,7 @@ struct ObservedEvent {
   std::string event, side, initiator, cause, sqlstate;
   std::string pool, application_name, backend;
   std::string peer_host;  // the client's address without its port ("" if unknown)
+  std::string client_impact;
   uint64_t conn_id = 0;
   int64_t age_ms = -1, idle_ms = -1, wait_ms = -1;
 };
