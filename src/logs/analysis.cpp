@@ -152,6 +152,7 @@ void Analyzer::add(Record& r) {
 
   ++events_;
   ++fi.events;
+  if (ev.ts_estimated) ++fi.events_inferred_ts;
   ClassStats& cs = classes_[static_cast<size_t>(idx)];
   ++cs.count;
   cs.first_ts = std::min(cs.first_ts, ev.ts_us);
