@@ -145,6 +145,7 @@ bool analyse_input(const std::string& path, const Options& opts, Analyzer& an, P
     fmt = kind.format;
   }
   uint32_t fi = an.begin_file(name, fmt, fallback);
+  if (is_stdin && fallback == 0) an.stamp_on_arrival(fi);
   if (kind.capture != Capture::None) an.set_capture(fi, std::string(capture_name(kind.capture)));
   ReaderOptions ro;
   ro.file_index = fi;
@@ -245,6 +246,7 @@ int follow(const Options& opts, const std::vector<std::string>& inputs, const Ru
                          opts.analyzer.assume_start_us ? opts.analyzer.assume_start_us : 0);
     if (kind.capture != Capture::None)
       an.set_capture(t.fi, std::string(capture_name(kind.capture)));
+    if (!opts.analyzer.assume_start_us) an.stamp_on_arrival(t.fi);
     ReaderOptions ro;
     ro.file_index = t.fi;
     ro.file_name = base_name(p);

@@ -112,6 +112,8 @@ class Analyzer {
   // Starts a file; fallback_ts is used for lines without a timestamp.
   uint32_t begin_file(const std::string& name, Format f, int64_t fallback_ts);
   void set_prefix(uint32_t file, std::string prefix) { files_[file].prefix = std::move(prefix); }
+  // --follow and stdin: a line without a time gets the time it arrived.
+  void stamp_on_arrival(uint32_t file) { on_arrival_[file] = true; }
   void set_capture(uint32_t file, std::string capture) {
     files_[file].capture = std::move(capture);
   }
@@ -165,6 +167,7 @@ class Analyzer {
   AnalyzerOptions opts_;
   std::vector<FileInfo> files_;
   std::vector<int64_t> last_ts_;  // per file, for lines without timestamps
+  std::vector<bool> on_arrival_;  // per file: stamp lines without timestamps on arrival
   std::vector<ClassStats> classes_;
   std::array<DimMap, 4> dims_;  // application, user, database, host
   SessionStats sessions_;
