@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <unordered_map>
@@ -14,6 +15,11 @@ namespace {
 
 constexpr double kSimultaneousCutShare = 0.8;
 constexpr double kMinSimultaneousCutIdleMs = 10'000;
+
+bool server_spoke(const forensics::Events& closes) {
+  return std::any_of(closes.begin(), closes.end(),
+                     [](const ObservedEvent* e) { return !e->sqlstate.empty(); });
+}
 
 bool worth_keeping(const ConnectionEvent& e) {
   return e.event.ends_with(".close") || e.event == "server.connect_failed" ||
@@ -98,14 +104,16 @@ Forensics::Evaluation Forensics::evaluate(SystemClock::time_point now) {
     };
 
     // A burst explains its closes, unless nearly all share one idle age of
-    // some length: then they are connections cut at once after the same idle
-    // time, and the idle cut below names them. (Busy connections all have a
-    // short idle age; that says nothing.)
+    // some length and the server said nothing: then they are connections cut
+    // at once after the same idle time, and the idle cut below names them.
+    // (Busy connections all have a short idle age; that says nothing. Idle
+    // links that went idle together and then got the server's 57P02 were
+    // ended by a crash restart, not cut.)
     std::vector<bool> explained_elsewhere(window.size(), false);
     std::vector<Finding> burst_findings;
     for (const Events& b : find_bursts(window, cfg_)) {
       auto idle = shared_idle_ms(b, kSimultaneousCutShare);
-      if (idle && *idle >= kMinSimultaneousCutIdleMs) continue;
+      if (idle && *idle >= kMinSimultaneousCutIdleMs && !server_spoke(b)) continue;
       for (const ObservedEvent* e : b) explained_elsewhere[index_of(e)] = true;
       burst_findings.push_back(burst_finding(b));
     }

@@ -55,6 +55,22 @@ TEST(ForensicsDrops, OnePlainEofThen57P02IsACrashRestart) {
   EXPECT_NE(f.fix.find("journalctl -k"), std::string::npos) << f.fix;
 }
 
+TEST(ForensicsDrops, IdleLinksEndedByACrashRestartAreACrashNotACut) {
+  // Six pooled links idle for a minute since the same moment: their shared
+  // idle age would make a silent drop an idle cut, but the server spoke.
+  Forensics fx({});
+  fx.on_event(close_event("server", 70, 5'000, "server", "server_eof", 60'000, 90'000));
+  for (uint64_t i = 0; i < 5; ++i) {
+    fx.on_event(close_event("server", 71 + i, 5'002 + static_cast<int64_t>(i), "server",
+                            "server_crash", 60'000 + static_cast<int64_t>(i) * 10, 90'000,
+                            "57P02"));
+  }
+  auto all = fx.evaluate(at_ms(6'000)).all;
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].kind, "server_crash");
+  EXPECT_EQ(all[0].value, 6);
+}
+
 TEST(ForensicsDrops, AClientAndItsOwnServerLinkAreOneDrop) {
   // Session mode: six clients each lose their link in the crash; twelve
   // closes, six drops.
