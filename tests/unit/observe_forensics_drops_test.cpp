@@ -27,18 +27,25 @@ void lost_link_and_client(Forensics& fx, uint64_t link_id, uint64_t client_id, i
   fx.on_event(client);
 }
 
+// A crash restart at 5 s as the proxy sees it on six server links: the
+// SIGKILLed backend's plain EOF, then five WARNING 57P02 closes. Idle ages
+// start at `idle_ms` and grow by `idle_step_ms` a link.
+void crash_restart(Forensics& fx, uint64_t first_id, int64_t idle_ms, int64_t idle_step_ms) {
+  fx.on_event(close_event("server", first_id, 5'000, "server", "server_eof", idle_ms, 90'000));
+  for (uint64_t i = 1; i <= 5; ++i) {
+    const auto n = static_cast<int64_t>(i);
+    fx.on_event(close_event("server", first_id + i, 5'002 + n, "server", "server_crash",
+                            idle_ms + n * idle_step_ms, 80'000, "57P02"));
+  }
+}
+
 }  // namespace
 
 TEST(ForensicsDrops, OnePlainEofThen57P02IsACrashRestart) {
   // A backend killed with SIGKILL closes without a word; the postmaster ends
   // every other session with WARNING 57P02 and restarts.
   Forensics fx({});
-  fx.on_event(close_event("server", 10, 5'000, "server", "server_eof", 1'200, 90'000));
-  for (uint64_t i = 0; i < 5; ++i) {
-    fx.on_event(close_event("server", 11 + i, 5'003 + static_cast<int64_t>(i), "server",
-                            "server_crash", 2'000 + static_cast<int64_t>(i) * 900, 80'000,
-                            "57P02"));
-  }
+  crash_restart(fx, 10, 1'200, 900);  // busy links: idle ages that differ
   auto all = fx.evaluate(at_ms(6'000)).all;
   ASSERT_EQ(all.size(), 1u);
   const Finding& f = all[0];
@@ -59,12 +66,7 @@ TEST(ForensicsDrops, IdleLinksEndedByACrashRestartAreACrashNotACut) {
   // Six pooled links idle for a minute since the same moment: their shared
   // idle age would make a silent drop an idle cut, but the server spoke.
   Forensics fx({});
-  fx.on_event(close_event("server", 70, 5'000, "server", "server_eof", 60'000, 90'000));
-  for (uint64_t i = 0; i < 5; ++i) {
-    fx.on_event(close_event("server", 71 + i, 5'002 + static_cast<int64_t>(i), "server",
-                            "server_crash", 60'000 + static_cast<int64_t>(i) * 10, 90'000,
-                            "57P02"));
-  }
+  crash_restart(fx, 70, 60'000, 10);
   auto all = fx.evaluate(at_ms(6'000)).all;
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].kind, "server_crash");
