@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -37,6 +38,7 @@ uint32_t Analyzer::begin_file(const std::string& name, Format f, int64_t fallbac
   fi.format = f;
   files_.push_back(std::move(fi));
   last_ts_.push_back(fallback_ts);
+  on_arrival_.push_back(false);
   return static_cast<uint32_t>(files_.size() - 1);
 }
 
@@ -69,6 +71,15 @@ void Analyzer::add(Record& r) {
   if (r.has_ts) {
     ev.ts_us = r.ts_us;
     last_ts_[r.file_index] = r.ts_us;
+  } else if (on_arrival_[r.file_index]) {
+    // A live stream: the line's arrival is the best time it has (kept
+    // increasing so equal arrivals keep their order).
+    const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    last_ts_[r.file_index] = std::max(now, last_ts_[r.file_index] + 1);
+    ev.ts_us = last_ts_[r.file_index];
+    ev.ts_estimated = true;
   } else {
     ev.ts_us = ++last_ts_[r.file_index];  // file order after the last known time
     ev.ts_estimated = true;
@@ -152,6 +163,7 @@ void Analyzer::add(Record& r) {
 
   ++events_;
   ++fi.events;
+  if (ev.ts_estimated) ++fi.events_inferred_ts;
   ClassStats& cs = classes_[static_cast<size_t>(idx)];
   ++cs.count;
   cs.first_ts = std::min(cs.first_ts, ev.ts_us);

@@ -153,8 +153,13 @@ void write_summary(std::ostream& os, const Analyzer& a, const RunInfo& info) {
   for (const auto& f : a.files()) {
     os << "  " << f.name << ": " << format_name(f.format);
     if (!f.prefix.empty()) os << " (prefix '" << f.prefix << "')";
+    if (!f.capture.empty()) os << " behind " << f.capture << " capture times";
     if (f.has_ts) os << ", " << format_ts(f.first_ts) << " .. " << format_ts(f.last_ts);
     os << ", " << f.events << " events";
+    if (f.events_inferred_ts)
+      os << " (" << f.events_inferred_ts
+         << " with an inferred time: no timestamp on the line, placed after the previous timed "
+            "line of this file)";
     if (!f.error.empty()) os << "  ERROR: " << f.error;
     os << "\n";
   }
@@ -253,6 +258,8 @@ static nlohmann::json report_json(const Analyzer& a, const RunInfo& info) {
             {"bytes", f.bytes},     {"lines", f.lines},
             {"records", f.records}, {"events", f.events}};
     if (!f.prefix.empty()) fi["prefix"] = f.prefix;
+    if (!f.capture.empty()) fi["capture"] = f.capture;
+    fi["events_inferred_ts"] = f.events_inferred_ts;
     if (f.has_ts) {
       fi["first_ts"] = format_ts(f.first_ts);
       fi["last_ts"] = format_ts(f.last_ts);

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "pgwarden/logs/capture.hpp"
 #include "pgwarden/logs/output.hpp"
 #include "pgwarden/logs/run.hpp"
 
@@ -130,6 +131,7 @@ bool analyse_input(const std::string& path, const Options& opts, Analyzer& an, P
   }
   std::string_view first(buf.data(), static_cast<size_t>(n));
   Format fmt = opts.format;
+  InputKind kind{fmt, Capture::None};
   if (fmt == Format::Auto) {
     std::vector<std::string> sample;
     size_t pos = 0;
@@ -139,9 +141,12 @@ bool analyse_input(const std::string& path, const Options& opts, Analyzer& an, P
       sample.emplace_back(first.substr(pos, std::min<size_t>(e - pos, 4096)));
       pos = e + 1;
     }
-    fmt = detect_format(sample);
+    kind = detect_input(sample);
+    fmt = kind.format;
   }
   uint32_t fi = an.begin_file(name, fmt, fallback);
+  if (is_stdin && fallback == 0) an.stamp_on_arrival(fi);
+  if (kind.capture != Capture::None) an.set_capture(fi, std::string(capture_name(kind.capture)));
   ReaderOptions ro;
   ro.file_index = fi;
   ro.file_name = base_name(name);
@@ -149,8 +154,8 @@ bool analyse_input(const std::string& path, const Options& opts, Analyzer& an, P
   uint64_t skipped = 0;
   ro.prefilter = &an.rules();
   ro.skipped = &skipped;
-  auto reader = make_reader(
-      fmt, ro, [&](Record& r) { an.add(r); }, &an.bad());
+  auto reader = make_input_reader(
+      kind, ro, [&](Record& r) { an.add(r); }, &an.bad());
   LineSplitter split([&](std::string_view l, uint64_t no) { reader->line(l, no); }, &an.bad(),
                      ro.file_name);
   uint64_t bytes = 0;
@@ -228,23 +233,27 @@ int follow(const Options& opts, const std::vector<std::string>& inputs, const Ru
       std::fseek(t.f, 0, SEEK_END);
       t.offset = std::ftell(t.f);
     }
-    Format fmt = opts.format == Format::Auto ? Format::Stderr : opts.format;
+    InputKind kind{opts.format == Format::Auto ? Format::Stderr : opts.format, Capture::None};
     if (opts.format == Format::Auto) {
       // detect from what the file holds now (its head)
       std::ifstream head(p);
       std::vector<std::string> sample;
       std::string l;
       while (sample.size() < 200 && std::getline(head, l)) sample.push_back(l);
-      if (!sample.empty()) fmt = detect_format(sample);
+      if (!sample.empty()) kind = detect_input(sample);
     }
-    t.fi = an.begin_file(p, fmt, opts.analyzer.assume_start_us ? opts.analyzer.assume_start_us : 0);
+    t.fi = an.begin_file(p, kind.format,
+                         opts.analyzer.assume_start_us ? opts.analyzer.assume_start_us : 0);
+    if (kind.capture != Capture::None)
+      an.set_capture(t.fi, std::string(capture_name(kind.capture)));
+    if (!opts.analyzer.assume_start_us) an.stamp_on_arrival(t.fi);
     ReaderOptions ro;
     ro.file_index = t.fi;
     ro.file_name = base_name(p);
     ro.prefix = opts.prefix;
     ro.prefilter = &rules;
-    t.reader = make_reader(
-        fmt, ro, [&an](Record& r) { an.add(r); }, &an.bad());
+    t.reader = make_input_reader(
+        kind, ro, [&an](Record& r) { an.add(r); }, &an.bad());
     Reader* rd = t.reader.get();
     t.split = std::make_unique<LineSplitter>(
         [rd](std::string_view l, uint64_t no) { rd->line(l, no); }, &an.bad(), ro.file_name);

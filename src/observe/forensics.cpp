@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <unordered_map>
@@ -14,6 +15,11 @@ namespace {
 
 constexpr double kSimultaneousCutShare = 0.8;
 constexpr double kMinSimultaneousCutIdleMs = 10'000;
+
+bool server_spoke(const forensics::Events& closes) {
+  return std::any_of(closes.begin(), closes.end(),
+                     [](const ObservedEvent* e) { return !e->sqlstate.empty(); });
+}
 
 bool worth_keeping(const ConnectionEvent& e) {
   return e.event.ends_with(".close") || e.event == "server.connect_failed" ||
@@ -32,6 +38,8 @@ ObservedEvent observed(const ConnectionEvent& e) {
   o.pool = e.pool;
   o.application_name = e.application_name;
   o.backend = e.backend;
+  o.peer_host = forensics::peer_host(e.peer);
+  o.client_impact = e.client_impact;
   o.conn_id = e.conn_id;
   o.age_ms = e.age_ms;
   o.idle_ms = e.idle_ms;
@@ -84,7 +92,7 @@ Forensics::Evaluation Forensics::evaluate(SystemClock::time_point now) {
 
   std::vector<Finding> all;
   if (cfg_.enabled) {
-    // Index of each event, built only when a burst needs it (most windows
+    // Index of each event, built only when a burst or an exit needs it (most windows
     // have none, and a map entry per event would cost an allocation each).
     std::unordered_map<const ObservedEvent*, size_t> position;
     auto index_of = [&](const ObservedEvent* e) {
@@ -96,23 +104,33 @@ Forensics::Evaluation Forensics::evaluate(SystemClock::time_point now) {
     };
 
     // A burst explains its closes, unless nearly all share one idle age of
-    // some length: then they are connections cut at once after the same idle
-    // time, and the idle cut below names them. (Busy connections all have a
-    // short idle age; that says nothing.)
-    std::vector<bool> in_burst(window.size(), false);
+    // some length and the server said nothing: then they are connections cut
+    // at once after the same idle time, and the idle cut below names them.
+    // (Busy connections all have a short idle age; that says nothing. Idle
+    // links that went idle together and then got the server's 57P02 were
+    // ended by a crash restart, not cut.)
+    std::vector<bool> explained_elsewhere(window.size(), false);
     std::vector<Finding> burst_findings;
     for (const Events& b : find_bursts(window, cfg_)) {
       auto idle = shared_idle_ms(b, kSimultaneousCutShare);
-      if (idle && *idle >= kMinSimultaneousCutIdleMs) continue;
-      for (const ObservedEvent* e : b) in_burst[index_of(e)] = true;
+      if (idle && *idle >= kMinSimultaneousCutIdleMs && !server_spoke(b)) continue;
+      for (const ObservedEvent* e : b) explained_elsewhere[index_of(e)] = true;
       burst_findings.push_back(burst_finding(b));
     }
-    std::vector<bool> explained = in_burst;
-    std::vector<Finding> idle_cuts = find_idle_cuts(window, in_burst, cfg_, explained);
+    // A peer's process that exited closed its connections at whatever idle
+    // and connection age they had: that says nothing about the network.
+    std::vector<Finding> exit_findings;
+    for (const Events& exit : find_client_exits(window, cfg_)) {
+      for (const ObservedEvent* e : exit) explained_elsewhere[index_of(e)] = true;
+      exit_findings.push_back(client_exit_finding(exit));
+    }
+    std::vector<bool> explained = explained_elsewhere;
+    std::vector<Finding> idle_cuts = find_idle_cuts(window, explained_elsewhere, cfg_, explained);
 
     for (Finding& f : idle_cuts) all.push_back(std::move(f));
     for (Finding& f : find_fixed_ages(window, explained, cfg_)) all.push_back(std::move(f));
     for (Finding& f : burst_findings) all.push_back(std::move(f));
+    for (Finding& f : exit_findings) all.push_back(std::move(f));
     for (Finding& f : find_refusals_and_kills(window, cfg_)) all.push_back(std::move(f));
     make_keys_unique(all);
   }
@@ -150,6 +168,7 @@ nlohmann::json to_json(const Finding& f) {
   if (!f.pool.empty()) j["pool"] = f.pool;
   if (!f.application_name.empty()) j["application_name"] = f.application_name;
   if (!f.backend.empty()) j["backend"] = f.backend;
+  if (!f.peer.empty()) j["peer"] = f.peer;
   j["value"] = f.value;
   j["causes"] = f.causes;
   // application_name comes from clients: replace invalid UTF-8 now so no

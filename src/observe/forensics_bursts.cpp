@@ -1,9 +1,11 @@
-// burst: many connections dropped by the server or the network at once — a
-// restart, a failover or a network blip.
+// Many connections dropped by the server or the network at once, told apart
+// by the server's last words: a crash restart (57P02), a planned restart or
+// failover (57P01/57P03), or no words at all (a network blip).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -11,13 +13,64 @@
 
 namespace pgw::observe::forensics {
 
-std::vector<Events> find_bursts(const Events& window, const ForensicsConfig& cfg) {
-  Events drops;
-  for (const ObservedEvent* e : window) {
-    if (is_close(*e) && initiated_by_server_or_network(*e)) drops.push_back(e);
+namespace {
+
+constexpr const char* kCrashShutdown = "57P02";
+constexpr const char* kAdminShutdown = "57P01";
+constexpr const char* kCannotConnectNow = "57P03";
+
+bool by_time(const ObservedEvent* a, const ObservedEvent* b) {
+  return a->ts < b->ts;
+}
+
+// A client that lost its server link closes with the link's cause and
+// initiator a moment after the link's server.close, which says
+// client_impact "disconnected": one drop, reported by the link. Marks those
+// client closes in `drops` (sorted by time).
+std::vector<bool> mirrors_of_lost_links(const Events& drops, const ForensicsConfig& cfg) {
+  std::vector<bool> mirror(drops.size(), false);
+  std::map<std::pair<std::string, std::string>, std::deque<const ObservedEvent*>> unpaired;
+  for (size_t i = 0; i < drops.size(); ++i) {
+    const ObservedEvent& e = *drops[i];
+    auto& links = unpaired[{e.cause, e.initiator}];
+    if (e.side == "server") {
+      if (e.client_impact == "disconnected") links.push_back(&e);
+      continue;
+    }
+    while (!links.empty() && e.ts - links.front()->ts > cfg.burst_window) links.pop_front();
+    if (!links.empty()) {
+      links.pop_front();
+      mirror[i] = true;
+    }
   }
-  std::stable_sort(drops.begin(), drops.end(),
-                   [](const ObservedEvent* a, const ObservedEvent* b) { return a->ts < b->ts; });
+  return mirror;
+}
+
+enum class Verdict { crash_restart, planned_restart, no_words };
+
+// The server's last words decide: one 57P02 means the postmaster ended the
+// sessions because a backend crashed (the crashed one itself closed
+// without a word).
+Verdict verdict_of(const std::map<std::string, uint64_t>& sqlstates) {
+  if (sqlstates.contains(kCrashShutdown)) return Verdict::crash_restart;
+  if (sqlstates.contains(kAdminShutdown) || sqlstates.contains(kCannotConnectNow))
+    return Verdict::planned_restart;
+  return Verdict::no_words;
+}
+
+}  // namespace
+
+std::vector<Events> find_bursts(const Events& window, const ForensicsConfig& cfg) {
+  Events closes;
+  for (const ObservedEvent* e : window) {
+    if (is_close(*e) && initiated_by_server_or_network(*e)) closes.push_back(e);
+  }
+  std::stable_sort(closes.begin(), closes.end(), by_time);
+  const std::vector<bool> mirror = mirrors_of_lost_links(closes, cfg);
+  Events drops;
+  for (size_t i = 0; i < closes.size(); ++i) {
+    if (!mirror[i]) drops.push_back(closes[i]);
+  }
   const auto burst_min = static_cast<size_t>(std::max(cfg.burst_min, 1));
 
   // Mark every drop inside some burst_window-long span holding burst_min
@@ -48,27 +101,64 @@ std::vector<Events> find_bursts(const Events& window, const ForensicsConfig& cfg
 }
 
 Finding burst_finding(const Events& members) {
-  Finding f = make_finding("burst", members);
   std::set<uint64_t> conns;
   std::map<std::string, uint64_t> sqlstates;
+  uint64_t without_words = 0;
   for (const ObservedEvent* e : members) {
     conns.insert(e->conn_id);
     if (!e->sqlstate.empty()) ++sqlstates[e->sqlstate];
+    if (e->side == "server" && e->sqlstate.empty()) ++without_words;
   }
+  const Verdict verdict = verdict_of(sqlstates);
+  const char* kind = verdict == Verdict::crash_restart     ? "server_crash"
+                     : verdict == Verdict::planned_restart ? "server_restart"
+                                                           : "burst";
+  Finding f = make_finding(kind, members);
   f.value = static_cast<double>(conns.size());
   const std::string at = utc_second(f.first);
-  f.key = "burst/" + at;
+  f.key = std::string(kind) + "/" + at;
   const double span_s = std::chrono::duration<double>(f.last - f.first).count();
   std::string why = "causes " + counts_text(f.causes);
   if (!sqlstates.empty()) why += "; sqlstates " + counts_text(sqlstates);
-  f.summary = fmt::format(
-      "{} connections dropped within {} at {} ({}): a server restart, failover or network blip.",
-      conns.size(), seconds_text(span_s), at, why);
-  f.fix = fmt::format(
-      "Check the server log around {} (shutdown, crash, failover, pg_terminate_backend) and the "
-      "network path; make the apps retry on connection errors and handle failover (reconnect, "
-      "re-run idempotent work).",
-      at);
+  const std::string dropped = fmt::format("{} connections dropped within {} at {} ({})",
+                                          conns.size(), seconds_text(span_s), at, why);
+  const std::string retry =
+      "make the apps retry on connection errors and handle failover (reconnect, re-run "
+      "idempotent work).";
+  switch (verdict) {
+    case Verdict::crash_restart:
+      f.summary = fmt::format(
+          "{}: a crash restart: {} closed without a word (the server process that died) and the "
+          "postmaster ended the rest with {} (crash of another server process).",
+          dropped, without_words, kCrashShutdown);
+      f.fix = fmt::format(
+          "Look for the OOM killer or a kill -9 around {}: the server log ('server process (PID "
+          "N) was terminated by signal 9: Killed') and the kernel log (dmesg, journalctl -k: 'Out "
+          "of memory: Killed process'); give the server memory headroom (work_mem, "
+          "max_connections, shared_buffers) or find who kills it; {}",
+          at, retry);
+      break;
+    case Verdict::planned_restart:
+      f.summary = fmt::format(
+          "{}: a planned restart or failover: the server said it was shutting down or not "
+          "accepting connections.",
+          dropped);
+      f.fix = fmt::format(
+          "Check the server log around {} for the shutdown, restart or failover (or a mass "
+          "pg_terminate_backend) and who started it; {}",
+          at, retry);
+      break;
+    case Verdict::no_words:
+      f.summary = fmt::format(
+          "{}: no words from the server (resets, timeouts, EOFs): a network blip, or a server or "
+          "host that died without a word.",
+          dropped);
+      f.fix = fmt::format(
+          "Check the network path around {} (resets, timeouts: firewalls, NAT, load balancers, "
+          "the host's interface) and the server log (shutdown, crash, failover); {}",
+          at, retry);
+      break;
+  }
   return f;
 }
 

@@ -47,6 +47,14 @@ std::vector<Cluster> find_clusters(std::vector<Sample> samples, size_t min_count
 std::vector<Events> find_bursts(const Events& window, const ForensicsConfig& cfg);
 Finding burst_finding(const Events& members);
 
+// "10.0.0.7" of "10.0.0.7:41000", "::1" of "[::1]:41000"; "" when unknown.
+std::string peer_host(const std::string& peer);
+
+// Runs of client closes of one peer host, all within a moment: its process
+// exited. Each run holds at least min_count closes.
+std::vector<Events> find_client_exits(const Events& window, const ForensicsConfig& cfg);
+Finding client_exit_finding(const Events& members);
+
 // The idle age (its median) that at least `min_share` of the events share.
 std::optional<double> shared_idle_ms(const Events& events, double min_share);
 

@@ -16,6 +16,7 @@
 
 #include "pgwarden/net/socket_opts.hpp"
 #include "pgwarden/observe/ids.hpp"
+#include "pgwarden/pool/last_words.hpp"
 #include "pgwarden/pool/login.hpp"
 #include "pgwarden/wire/codec.hpp"
 
@@ -102,7 +103,8 @@ bool host_unavailable(const ProxyError& e) {
          e.cause == "server_login_timeout" || e.cause == "server_not_writer" ||
          e.cause == "server_not_standby" || e.cause == "no_writer" ||
          e.sqlstate == sqlstate::kCannotConnectNow || e.sqlstate == sqlstate::kAdminShutdown ||
-         e.sqlstate == "57P02" || (e.cause == "server_login_failed" && e.err_no != 0);
+         e.sqlstate == sqlstate::kCrashShutdown ||
+         (e.cause == "server_login_failed" && e.err_no != 0);
 }
 
 // Causes of a link's death that may mean its host went away.
@@ -110,7 +112,7 @@ bool link_death_suggests_host_gone(const CloseReason& why) {
   return why.cause == "server_eof" || why.cause == "peer_reset" || why.cause == "broken_pipe" ||
          why.cause == "keepalive_timeout" || why.cause == "unreachable" ||
          why.cause == "connection_aborted" || why.cause == "network_error" ||
-         why.sqlstate == sqlstate::kAdminShutdown || why.sqlstate == "57P02" ||
+         why.sqlstate == sqlstate::kAdminShutdown || why.sqlstate == sqlstate::kCrashShutdown ||
          why.sqlstate == sqlstate::kCannotConnectNow;
 }
 }  // namespace
@@ -259,15 +261,19 @@ bool Pool::idle_conn_dead(ServerConn& s, CloseReason& why) {
                "the server sent data on an idle TLS connection (its goodbye, left unread)"};
         return true;
       }
-      // An idle server only speaks to say goodbye: read its FATAL for the cause.
+      // An idle server only speaks to say goodbye: read its FATAL, or the
+      // WARNING of a crash restart or immediate shutdown, for the cause.
       char buf[4096];
       ssize_t n = ::recv(s.stream.socket().native_handle(), buf, sizeof buf, MSG_DONTWAIT);
       if (n > 0) s.rbuf.append(buf, static_cast<size_t>(n));
       wire::Frame f;
-      if (wire::next_frame(s.rbuf, 1 << 20, f) == wire::FrameStatus::ok && f.type == 'E') {
-        wire::ErrorFields e;
+      wire::ErrorFields e;
+      const bool framed = wire::next_frame(s.rbuf, 1 << 20, f) == wire::FrameStatus::ok;
+      if (framed && f.type == 'E') {
         wire::parse_error_fields(f.body, e);
         why = {"server_fatal", "server", e.sqlstate, e.message};
+      } else if (framed && f.type == 'N' && wire::parse_error_fields(f.body, e)) {
+        why = {cause_of_warned_close(e.sqlstate), "server", e.sqlstate, e.message};
       } else {
         why = {"server_protocol_violation", "server", "", "unexpected data on an idle connection"};
       }

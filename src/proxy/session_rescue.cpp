@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "pgwarden/pool/last_words.hpp"
 #include "pgwarden/proxy/proxy.hpp"
 #include "pgwarden/proxy/session.hpp"
 
@@ -23,8 +24,9 @@ constexpr const char* kTransactionResolutionUnknown = "08007";
 
 // A server that says it is shutting down, crashed or is not accepting
 // connections has not judged this client: its work can be failed and retried.
-bool server_going_away(const std::string& sqlstate) {
-  return sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03";
+bool server_going_away(const std::string& code) {
+  return code == sqlstate::kAdminShutdown || code == sqlstate::kCrashShutdown ||
+         code == sqlstate::kCannotConnectNow;
 }
 }  // namespace
 
@@ -131,6 +133,10 @@ void Session::server_lost(const pool::ServerPtr& s, std::string cause, std::stri
   } else if (fatal) {
     message = end_message_;
   }
+  // A close without a FATAL after a WARNING is named by that WARNING: 57P02
+  // is a crash restart, not a plain EOF.
+  if (cause == "server_eof" && server_words_ && server_words_->severity != "FATAL")
+    cause = cause_of_warned_close(server_words_->sqlstate);
   pool::CloseReason why{cause, initiator, sqlstate, message, err_no, state, "none"};
 
   if ((!fatal || rescued_fatal) && may_rescue()) {

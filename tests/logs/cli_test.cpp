@@ -202,6 +202,38 @@ TEST(LogsCli, RdsLinesExportedFromCloudWatch) {
   EXPECT_EQ(rep["bad_input"]["total"], 0);
 }
 
+TEST(LogsCli, AppLinesTakeTheirCaptureTimeAndTheRestAreInferred) {
+  // `docker logs -t` of a Node app that prints no time; one line came
+  // without the prefix (written by the tool itself) and gets an inferred time.
+  TempDir t;
+  write(t.path / "api.log",
+        "2026-12-02T16:21:35.123456000Z Error: Connection terminated unexpectedly\n"
+        "2026-12-02T16:21:35.200000000Z     at Connection.<anonymous> (pg/lib/client.js:132:73)\n"
+        "2026-12-02T16:21:36.000000000Z Error: Connection terminated unexpectedly\n"
+        "Error: Connection terminated unexpectedly\n"
+        "2026-12-02T16:21:37.000000000Z Error: Connection terminated unexpectedly\n"
+        "2026-12-02T16:21:38.000000000Z Error: Connection terminated unexpectedly\n");
+  auto rep = report((t.path / "api.log").string());
+  ASSERT_EQ(rep["inputs"].size(), 1u) << rep.dump();
+  const auto& in = rep["inputs"][0];
+  EXPECT_EQ(in["format"], "text") << in.dump();
+  EXPECT_EQ(in["capture"], "rfc3339") << in.dump();
+  EXPECT_EQ(in["first_ts"], "2026-12-02T16:21:35.123456Z") << in.dump();
+  EXPECT_EQ(in["last_ts"], "2026-12-02T16:21:38.000000Z") << in.dump();
+  EXPECT_EQ(in["events"], 5);
+  EXPECT_EQ(in["events_inferred_ts"], 1);
+  Result ev = run_logs("--output events " + (t.path / "api.log").string());
+  size_t estimated = ev.out.find("\"ts_estimated\":true");
+  ASSERT_NE(estimated, std::string::npos) << ev.out;
+  // Placed right after its timed neighbour at 16:21:36.
+  size_t line_start = ev.out.rfind('\n', estimated) + 1;
+  EXPECT_NE(ev.out.find("2026-12-02T16:21:36.000001Z", line_start), std::string::npos) << ev.out;
+  Result summary = run_logs((t.path / "api.log").string());
+  EXPECT_NE(summary.out.find("text behind rfc3339 capture times"), std::string::npos)
+      << summary.out;
+  EXPECT_NE(summary.out.find("(1 with an inferred time"), std::string::npos) << summary.out;
+}
+
 TEST(LogsCli, PgbouncerPgwardenAndZeroInputs) {
   TempDir t;
   write(t.path / "pgbouncer.log",

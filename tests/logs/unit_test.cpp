@@ -2,6 +2,7 @@
 // readers, bad input and the analysis (the rule pack: rules_unit_test.cpp).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 #include <sstream>
 
@@ -473,6 +474,39 @@ TEST(Analysis, LinesWithoutTimestampsFollowFileOrder) {
   EXPECT_LT(ts[0], ts[1]);
   EXPECT_LT(ts[1], ts[2]);
   EXPECT_TRUE(est[0]);
+}
+
+TEST(Analysis, FollowAndStdinStampUntimedLinesOnArrival) {
+  AnalyzerOptions o;
+  Analyzer an(builtin(), o);
+  uint32_t fi = an.begin_file("(stdin)", Format::JsonLines, 0);
+  an.stamp_on_arrival(fi);
+  std::vector<int64_t> ts;
+  std::vector<bool> est;
+  an.on_event = [&](const Event& e) {
+    ts.push_back(e.ts_us);
+    est.push_back(e.ts_estimated);
+  };
+  auto now_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t before = now_us();
+  for (int i = 0; i < 2; ++i) {
+    Record r;
+    r.format = Format::JsonLines;
+    r.file_index = fi;
+    r.line = r.message = "replication stream closed by db:5432";
+    an.add(r);
+  }
+  const int64_t after = now_us();
+  ASSERT_EQ(ts.size(), 2u);
+  EXPECT_GE(ts[0], before);
+  EXPECT_LT(ts[0], ts[1]);  // still in arrival order within one microsecond
+  EXPECT_LE(ts[1], after + 1);
+  EXPECT_TRUE(est[0]);
+  EXPECT_EQ(an.files()[fi].events_inferred_ts, 2u);
 }
 
 TEST(Analysis, MergeAddsUp) {

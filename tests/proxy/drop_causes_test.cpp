@@ -148,6 +148,47 @@ TEST_F(Drops, ServerProcessKilledIsServerEof) {
     std::this_thread::sleep_for(100ms);
 }
 
+TEST_F(Drops, ACrashRestartIsServerCrashAndEachClientWithItsLinkIsOneDrop) {
+  // SIGKILL of one backend (the OOM killer's signature): it closes without a
+  // word, and the postmaster ends every other session with WARNING 57P02.
+  start("[forensics]\nevaluate_every = \"300ms\"\n", "session");
+  std::vector<Conn> clients;
+  std::vector<std::string> pids;
+  for (int i = 0; i < 6; ++i) {
+    clients.push_back(client());
+    pids.push_back(backend_pid(clients.back().get()));
+  }
+  pg().psql("checkpoint");  // the test server commits asynchronously
+  ASSERT_EQ(::kill(std::stoi(pids[0]), SIGKILL), 0);
+
+  auto finding = proxy().wait_event({{"event", "forensics.finding"}, {"cause", "server_crash"}});
+  ASSERT_TRUE(finding.is_object()) << proxy().stderr_text();
+  const std::string message = finding["message"];
+  // Six clients and their six links: six drops, not twelve.
+  EXPECT_EQ(message.rfind("6 connections dropped", 0), 0u) << message;
+  EXPECT_NE(message.find("1 closed without a word"), std::string::npos) << message;
+  EXPECT_NE(message.find("OOM killer or a kill -9"), std::string::npos) << message;
+
+  auto killed = expect_drop({{"event", "server.close"}, {"backend_pid", std::stoi(pids[0])}});
+  EXPECT_EQ(killed["cause"], "server_eof");
+  EXPECT_FALSE(killed.contains("sqlstate")) << killed.dump();
+  auto warned = expect_drop({{"event", "server.close"}, {"backend_pid", std::stoi(pids[1])}});
+  EXPECT_EQ(warned["cause"], "server_crash");
+  EXPECT_EQ(warned["initiator"], "server");
+  EXPECT_EQ(warned["sqlstate"], "57P02");
+  EXPECT_NE(warned["message"].get<std::string>().find("crash of another server process"),
+            std::string::npos)
+      << warned.dump();
+  auto cl = expect_drop({{"event", "client.close"}, {"cause", "server_crash"}});
+  EXPECT_EQ(cl["sqlstate"], "08006");
+  EXPECT_EQ(cl["client_impact"], "disconnected");
+  int crash_closes = 0;
+  for (auto& e : proxy().settled_events())
+    crash_closes += e["event"] == "server.close" && e.value("cause", "") == "server_crash";
+  EXPECT_EQ(crash_closes, 5);
+  wait_server_ready();
+}
+
 // A logged-in raw client (trust auth), for ending the TCP connection by hand.
 int raw_login(int port) {
   int fd = raw_connect(port);
@@ -162,6 +203,28 @@ int raw_login(int port) {
     got.append(buf, static_cast<size_t>(n));
   }
   return fd;
+}
+
+TEST_F(Drops, AnIdlePooledLinkEndedByACrashRestartIsServerCrash) {
+  // Two links idle in the pool; one backend is SIGKILLed. The other's last
+  // words, WARNING 57P02, wait unread on its socket until it is next lent.
+  start("");
+  auto a = client();
+  auto b = client();
+  ASSERT_TRUE(pq_exec(a.get(), "BEGIN").ok);
+  ASSERT_TRUE(pq_exec(b.get(), "BEGIN").ok);
+  const std::string killed = backend_pid(a.get()), warned = backend_pid(b.get());
+  ASSERT_TRUE(pq_exec(a.get(), "COMMIT").ok);
+  ASSERT_TRUE(pq_exec(b.get(), "COMMIT").ok);
+  pg().psql("checkpoint");  // the test server commits asynchronously
+  ASSERT_EQ(::kill(std::stoi(killed), SIGKILL), 0);
+  wait_server_ready();
+
+  EXPECT_EQ(pq_exec(a.get(), "SELECT 7").value, "7");  // on a new link
+  auto close = expect_drop({{"event", "server.close"}, {"backend_pid", std::stoi(warned)}});
+  EXPECT_EQ(close["cause"], "server_crash");
+  EXPECT_EQ(close["initiator"], "server");
+  EXPECT_EQ(close["sqlstate"], "57P02");
 }
 
 TEST_F(Drops, ClientResetIsPeerReset) {

@@ -1,8 +1,14 @@
 // Drop forensics and alerts end to end: a relay that cuts idle connections
 // after N seconds (as a NAT gateway does) sits between pgwarden and
 // PostgreSQL; the finding must name N, an alert rule must fire to a real
-// HTTP webhook and resolve, and the API and /metrics must say the same.
+// HTTP webhook and resolve, and the API and /metrics must say the same. An
+// app process killed with its connections idle is a client_exit, never an
+// idle cut.
 #include <fmt/format.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <chrono>
 #include <thread>
@@ -93,6 +99,50 @@ TEST_F(Forensics, IdleCutByAMiddleboxIsNamedWithItsAgeAndAlerted) {
   ASSERT_TRUE(webhook.wait_for_requests(2, 15s));
   EXPECT_EQ(json::parse(webhook.requests()[1].body)["status"], "resolved");
   EXPECT_EQ(webhook.requests().size(), 2u);  // fired once, resolved once: no repeats
+}
+
+TEST_F(Forensics, AKilledAppIsAClientExitNotAnIdleCut) {
+  // pgbench's six clients each run one query and then sleep (client-side),
+  // so all six server sessions idle from the same moment; killing pgbench
+  // closes them together with a FIN each, as a stopped zero-cache does.
+  start_proxy("[forensics]\nevaluate_every = \"300ms\"\nmin_count = 3\n", "session");
+  const auto script = std::filesystem::temp_directory_path() / "pgwarden_client_exit.sql";
+  std::ofstream(script) << "SELECT 1;\n\\sleep 30 s\n";
+  std::string pid;
+  ASSERT_EQ(run_command(fmt::format("PGPASSWORD=app-pw pgbench -n -c 6 -T 60 -f {} -h 127.0.0.1 "
+                                    "-p {} -U app app >/dev/null 2>&1 & echo $!",
+                                    script.string(), proxy().port()),
+                        &pid),
+            0);
+  // (pgbench checks the server on a connection of its own first, then opens
+  // one per client.)
+  int open_clients = 0;
+  for (int i = 0; i < 100 && open_clients < 6; ++i) {
+    std::this_thread::sleep_for(100ms);
+    open_clients = 0;
+    for (auto& e : proxy().events()) {
+      if (e.value("application_name", "") != "pgbench") continue;
+      if (e["event"] == "client.open") ++open_clients;
+      if (e["event"] == "client.close") --open_clients;
+    }
+  }
+  ASSERT_EQ(open_clients, 6) << proxy().stderr_text();
+  std::this_thread::sleep_for(2500ms);  // idle long enough to look like a cut (≥ 1 s)
+  ASSERT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
+
+  auto exit = proxy().wait_event({{"event", "forensics.finding"}, {"cause", "client_exit"}});
+  ASSERT_TRUE(exit.is_object()) << proxy().stderr_text();
+  const std::string message = exit["message"];
+  EXPECT_NE(message.find("6 client connections from 127.0.0.1 (application pgbench)"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("client_eof×6"), std::string::npos) << message;
+  for (auto& e : proxy().settled_events()) {
+    if (e["event"] != "forensics.finding") continue;
+    EXPECT_NE(e["cause"], "idle_cut") << e.dump();
+    EXPECT_NE(e["cause"], "fixed_age") << e.dump();
+  }
+  std::filesystem::remove(script);
 }
 
 }  // namespace

@@ -44,13 +44,6 @@ class Rescue : public ProxyTest {
     ASSERT_FALSE(pid.empty());
     pg().psql("select pg_terminate_backend(" + pid + ")");
   }
-  // Waits for the server's crash restart to finish.
-  void wait_server_ready() {
-    for (int i = 0; i < 200; ++i) {
-      if (pg().psql("select 1") == "1") return;
-      std::this_thread::sleep_for(100ms);
-    }
-  }
 };
 
 TEST_F(Rescue, IdleInTransactionTerminatedKeepsTheClientIn25P02UntilItsRollback) {
@@ -210,6 +203,7 @@ TEST_F(Rescue, ABackendCrashRestartFailsTheBlockAndTheClientGoesOn) {
   ASSERT_EQ(::kill(std::stoi(pid), SIGKILL), 0);
   auto warned = proxy().wait_event({{"event", "server.close"}, {"sqlstate", "57P02"}});
   ASSERT_TRUE(warned.is_object()) << proxy().stderr_text();
+  EXPECT_EQ(warned["cause"], "server_crash");
   EXPECT_EQ(warned["client_impact"], "error_returned");
   wait_server_ready();
   auto r = pq_exec(bystander.get(), "INSERT INTO rescue VALUES (2)");

@@ -1,5 +1,9 @@
 #include "stack.hpp"
 
+#include <chrono>
+#include <exception>
+#include <thread>
+
 #include "http_get.hpp"
 
 namespace pgw::test {
@@ -64,6 +68,17 @@ void ProxyTest::start_proxy(const std::string& extra_toml, const std::string& mo
   cfg += "\n[databases.app]\nhost = \"127.0.0.1\"\nport = " + std::to_string(pg_->port()) +
          "\n[users.app]\npassword = \"app-pw\"\n";
   proxy_ = std::make_unique<ProxyProcess>(cfg);
+}
+
+void ProxyTest::wait_server_ready() {
+  for (int i = 0; i < 200; ++i) {
+    try {
+      if (pg_->psql("select 1") == "1") return;
+    } catch (const std::exception&) {
+      // "the database system is in recovery mode": not yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 Conn ProxyTest::client(const std::string& extra) {

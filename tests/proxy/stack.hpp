@@ -43,6 +43,9 @@ class ProxyTest : public ::testing::Test {
   void start_proxy(const std::string& extra_toml, const std::string& mode = "transaction");
   Conn client(const std::string& extra = "");
   ProxyProcess& proxy() { return *proxy_; }
+  // Waits (up to 20 s) for the server to accept connections again after a
+  // crash restart; psql is refused while it recovers.
+  static void wait_server_ready();
 
  private:
   static inline std::unique_ptr<PgCluster> pg_;

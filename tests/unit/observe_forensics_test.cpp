@@ -2,67 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pgwarden/observe/forensics.hpp"
+#include "forensics_test_events.hpp"
 
 using namespace pgw;
 using namespace pgw::observe;
+using namespace pgw::test::forensics;
 using std::chrono::milliseconds;
-using std::chrono::seconds;
-
-namespace {
-
-// 2027-01-15T08:00:00Z
-const SystemClock::time_point t0 = SystemClock::time_point{} + seconds(1'800'000'000);
-
-SystemClock::time_point at_ms(int64_t ms) {
-  return t0 + milliseconds(ms);
-}
-
-ConnectionEvent close_event(const std::string& side, uint64_t id, int64_t ts_ms,
-                            const std::string& initiator, const std::string& cause, int64_t idle_ms,
-                            int64_t age_ms, const std::string& sqlstate = "") {
-  ConnectionEvent e;
-  e.ts = at_ms(ts_ms);
-  e.event = side + ".close";
-  e.side = side;
-  e.conn_id = id;
-  e.initiator = initiator;
-  e.cause = cause;
-  e.idle_ms = idle_ms;
-  e.age_ms = age_ms;
-  e.sqlstate = sqlstate;
-  e.pool = "app/alice";
-  if (side == "server") e.backend = "10.0.0.5:5432";
-  return e;
-}
-
-ConnectionEvent pool_event(const std::string& event, uint64_t id, int64_t ts_ms,
-                           int64_t wait_ms = -1) {
-  ConnectionEvent e;
-  e.ts = at_ms(ts_ms);
-  e.event = event;
-  e.side = "client";
-  e.conn_id = id;
-  e.pool = "app/alice";
-  e.application_name = "web";
-  e.wait_ms = wait_ms;
-  if (event == "pool.timeout") {
-    e.initiator = "proxy";
-    e.cause = "query_wait_timeout";
-    e.sqlstate = "53000";
-  }
-  return e;
-}
-
-std::vector<Finding> of_kind(const std::vector<Finding>& all, const std::string& kind) {
-  std::vector<Finding> out;
-  for (const Finding& f : all) {
-    if (f.kind == kind) out.push_back(f);
-  }
-  return out;
-}
-
-}  // namespace
 
 TEST(ForensicsIdleCut, ServerClosesAt350sNameTheAwsNatGateway) {
   Forensics fx({});
@@ -243,7 +188,7 @@ TEST(ForensicsFixedAge, ProxyLifetimeClosesAreSkipped) {
   EXPECT_TRUE(fx.evaluate(at_ms(300'000)).all.empty());
 }
 
-TEST(ForensicsBurst, SixConnectionsWithinASecond) {
+TEST(ForensicsBurst, SixConnectionsWithinASecondWithShutdownWordsAreARestart) {
   Forensics fx({});
   const char* causes[] = {"server_fatal", "server_fatal", "server_eof",
                           "server_fatal", "server_eof",   "server_fatal"};
@@ -256,10 +201,11 @@ TEST(ForensicsBurst, SixConnectionsWithinASecond) {
   // A lone drop later on is not part of it.
   fx.on_event(close_event("server", 300, 20'000, "server", "server_eof", 5'000, 50'000));
   auto eval = fx.evaluate(at_ms(30'000));
-  auto bursts = of_kind(eval.all, "burst");
+  // The server said 57P01 (shutting down) on four of them: a planned restart.
+  auto bursts = of_kind(eval.all, "server_restart");
   ASSERT_EQ(bursts.size(), 1u);
   const Finding& b = bursts[0];
-  EXPECT_EQ(b.key, "burst/2027-01-15T08:00:05Z");
+  EXPECT_EQ(b.key, "server_restart/2027-01-15T08:00:05Z");
   EXPECT_EQ(b.value, 6);
   EXPECT_EQ(b.count, 6u);
   EXPECT_EQ(b.conn_ids, (std::vector<uint64_t>{200, 201, 202, 203, 204, 205}));
@@ -267,7 +213,8 @@ TEST(ForensicsBurst, SixConnectionsWithinASecond) {
   EXPECT_EQ(b.last, at_ms(5'400));
   EXPECT_EQ(b.summary,
             "6 connections dropped within 0.4 s at 2027-01-15T08:00:05Z (causes server_fatal×4, "
-            "server_eof×2; sqlstates 57P01×4): a server restart, failover or network blip.");
+            "server_eof×2; sqlstates 57P01×4): a planned restart or failover: the server said it "
+            "was shutting down or not accepting connections.");
   EXPECT_NE(b.fix.find("Check the server log around 2027-01-15T08:00:05Z"), std::string::npos);
   // The same 57P01 closes are also named as terminations.
   auto killed = of_kind(eval.all, "server_terminated");

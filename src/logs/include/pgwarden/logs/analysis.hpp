@@ -40,6 +40,10 @@ struct FileInfo {
   Format format = Format::Auto;
   std::string prefix;  // stderr: the log_line_prefix used
   uint64_t bytes = 0, lines = 0, records = 0, events = 0;
+  // Events whose line had no time: placed after the previous timed line of
+  // this file (or the file's start time), in file order.
+  uint64_t events_inferred_ts = 0;
+  std::string capture;  // the capture prefix its lines carried ("rfc3339", "journald", ...)
   int64_t first_ts = 0, last_ts = 0;
   bool has_ts = false;
   std::string error;  // could not be read
@@ -108,6 +112,11 @@ class Analyzer {
   // Starts a file; fallback_ts is used for lines without a timestamp.
   uint32_t begin_file(const std::string& name, Format f, int64_t fallback_ts);
   void set_prefix(uint32_t file, std::string prefix) { files_[file].prefix = std::move(prefix); }
+  // --follow and stdin: a line without a time gets the time it arrived.
+  void stamp_on_arrival(uint32_t file) { on_arrival_[file] = true; }
+  void set_capture(uint32_t file, std::string capture) {
+    files_[file].capture = std::move(capture);
+  }
   void add_bytes(uint32_t file, uint64_t n, uint64_t lines) {
     files_[file].bytes += n;
     files_[file].lines = lines;
@@ -158,6 +167,7 @@ class Analyzer {
   AnalyzerOptions opts_;
   std::vector<FileInfo> files_;
   std::vector<int64_t> last_ts_;  // per file, for lines without timestamps
+  std::vector<bool> on_arrival_;  // per file: stamp lines without timestamps on arrival
   std::vector<ClassStats> classes_;
   std::array<DimMap, 4> dims_;  // application, user, database, host
   SessionStats sessions_;

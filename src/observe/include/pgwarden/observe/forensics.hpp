@@ -20,7 +20,7 @@
 namespace pgw::observe {
 
 struct Finding {
-  std::string kind;  // idle_cut, fixed_age, burst, pool_exhaustion, max_connections, ...
+  std::string kind;  // idle_cut, fixed_age, burst, client_exit, pool_exhaustion, ...
   std::string key;   // stable id across evaluations, e.g. "idle_cut/server/350"
   std::string summary, fix;
   uint64_t count = 0;  // events behind the finding
@@ -28,6 +28,7 @@ struct Finding {
   std::vector<uint64_t> conn_ids;  // up to 10, earliest first
   // Set when every event behind the finding agrees on it.
   std::string pool, application_name, backend;
+  std::string peer;  // client_exit: the client host whose connections closed
   double value = 0;  // the pattern's number: idle or age seconds, burst size, max wait...
   std::map<std::string, uint64_t> causes;
 };
@@ -42,6 +43,8 @@ struct ObservedEvent {
   SystemClock::time_point ts;
   std::string event, side, initiator, cause, sqlstate;
   std::string pool, application_name, backend;
+  std::string peer_host;  // the client's address without its port ("" if unknown)
+  std::string client_impact;
   uint64_t conn_id = 0;
   int64_t age_ms = -1, idle_ms = -1, wait_ms = -1;
 };
