@@ -26,8 +26,10 @@
 
 #include "pgwarden/core/config.hpp"
 #include "pgwarden/core/faults_config.hpp"
+#include "pgwarden/faults/pg_tracker.hpp"
 #include "pgwarden/observe/bus.hpp"
 #include "pgwarden/observe/metrics.hpp"
+#include "pgwarden/wire/codec.hpp"
 
 namespace pgw::faults {
 
@@ -188,7 +190,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // Closes both sockets (with RST when `reset`), after publishing fault.close
   // when a fault is the reason.
   void fault_close(const std::string& toxic, const std::string& type, Stream stream,
-                   const std::string& message, bool reset);
+                   const std::string& message, bool reset, const std::string& sqlstate = {});
   void close(bool reset = false);
   // An event about this connection (source, proxy and peer filled in).
   observe::ConnectionEvent event(const char* name, const std::string& toxic,
@@ -230,6 +232,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
   asio::awaitable<void> timeout_timer(std::shared_ptr<Conn> self, uint64_t toxic_id,
                                       Clock::duration after);
   void end_direction(Direction& d);
+  // PostgreSQL-aware toxics.
+  asio::awaitable<void> refuse_login(std::shared_ptr<Conn> self, ToxicEntry t);
+  void after_forward();
+  asio::awaitable<void> watch(std::shared_ptr<Conn> self, uint64_t toxic_id);
+  asio::awaitable<void> idle_watch(std::shared_ptr<Conn> self, uint64_t toxic_id);
 
   Core& relay_;
   std::shared_ptr<ProxyState> proxy_;
@@ -241,6 +248,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool closed_ = false;
   std::map<uint64_t, LinkToxic> toxics_;
   std::list<asio::steady_timer*> sleeping_;
+  PgTracker pg_;
+  Clock::time_point last_activity_ = Clock::now();
 };
 
 Conn::LinkToxic& Conn::state(const ToxicEntry& t) {
@@ -277,12 +286,13 @@ observe::ConnectionEvent Conn::event(const char* name, const std::string& toxic,
 }
 
 void Conn::fault_close(const std::string& toxic, const std::string& type, Stream stream,
-                       const std::string& message, bool reset) {
+                       const std::string& message, bool reset, const std::string& sqlstate) {
   if (closed_) return;
   relay_.closes.with({proxy_->spec.name, toxic, type}).inc();
   auto e = event("fault.close", toxic, type, toxic.empty() ? "" : to_string(stream));
   e.initiator = "proxy";
   e.cause = "fault_injected";
+  e.sqlstate = sqlstate;
   e.message = message;
   relay_.publish(std::move(e));
   close(reset);
@@ -318,6 +328,13 @@ asio::awaitable<bool> Conn::sleep(Clock::duration d) {
 }
 
 void Conn::arm(const ToxicEntry& t) {
+  if (t.spec.type == "idle_cut" || t.spec.type == "pg_terminate_idle") {
+    LinkToxic& s = state(t);
+    if (!s.active || s.armed || t.spec.attr("idle") <= 0) return;
+    s.armed = true;
+    asio::co_spawn(relay_.ioc, idle_watch(shared_from_this(), t.id), asio::detached);
+    return;
+  }
   if (t.spec.type != "timeout") return;
   LinkToxic& s = state(t);
   if (!s.active || s.armed) return;
@@ -343,6 +360,12 @@ asio::awaitable<void> Conn::timeout_timer(std::shared_ptr<Conn> self, uint64_t t
 }
 
 asio::awaitable<void> Conn::run(std::shared_ptr<Conn> self) {
+  for (const auto& t : proxy_->toxics) {
+    if (login_fatal(t.spec.type, {}) && state(t).active) {
+      co_await refuse_login(self, t);
+      co_return;
+    }
+  }
   auto upstream = parse_host_port(proxy_->spec.upstream);
   tcp::resolver resolver(relay_.ioc);
   // Named, not temporaries in the co_await expression: GCC 12 frees a
@@ -514,6 +537,121 @@ asio::awaitable<void> Conn::pass(Direction& d, const std::vector<ToxicEntry>& ch
     co_return;
   }
   proxy_->bytes[static_cast<int>(d.stream)]->inc(n);
+  if (d.stream == Stream::upstream)
+    pg_.from_client(data);
+  else
+    pg_.from_server(data);
+  after_forward();
+}
+
+// Starts the watch of a mid-query or in-transaction toxic when its moment
+// comes (a query waiting for its answer, a transaction open).
+void Conn::after_forward() {
+  last_activity_ = Clock::now();
+  for (const auto& t : proxy_->toxics) {
+    const std::string& type = t.spec.type;
+    const bool query = type == "pg_kill_mid_query" && pg_.queries_in_flight() > 0;
+    const bool tx = type == "pg_kill_in_transaction" && pg_.in_transaction();
+    if (!query && !tx) continue;
+    LinkToxic& s = state(t);
+    if (!s.active || s.armed) continue;
+    s.armed = true;
+    asio::co_spawn(relay_.ioc, watch(shared_from_this(), t.id), asio::detached);
+  }
+}
+
+asio::awaitable<void> Conn::watch(std::shared_ptr<Conn> self, uint64_t toxic_id) {
+  (void)self;  // keeps the connection alive while this runs
+  const ToxicEntry* t = proxy_->find(toxic_id);
+  if (!t) co_return;
+  if (!co_await sleep(std::chrono::milliseconds(t->spec.attr("delay")))) co_return;
+  t = proxy_->find(toxic_id);
+  if (!t) co_return;
+  state(*t).armed = false;
+  const bool query = t->spec.type == "pg_kill_mid_query";
+  if (query ? pg_.queries_in_flight() == 0 : !pg_.in_transaction()) co_return;  // it ended in time
+  announce(*t);
+  fault_close(t->spec.name, t->spec.type, t->spec.stream,
+              query ? "pg_kill_mid_query toxic: connection closed while a query ran"
+                    : "pg_kill_in_transaction toxic: connection closed inside a transaction",
+              false);
+}
+
+asio::awaitable<void> Conn::idle_watch(std::shared_ptr<Conn> self, uint64_t toxic_id) {
+  (void)self;  // keeps the connection alive while this runs
+  for (;;) {
+    const ToxicEntry* t = proxy_->find(toxic_id);
+    if (!t || closed_) co_return;
+    const auto idle = std::chrono::milliseconds(t->spec.attr("idle"));
+    const auto due = last_activity_ + idle;
+    const auto now = Clock::now();
+    const bool pg = t->spec.type == "pg_terminate_idle";
+    const bool quiet = !pg || (pg_.phase() == PgTracker::Phase::ready && !pg_.in_transaction() &&
+                               pg_.queries_in_flight() == 0);
+    if (now >= due && quiet) {
+      announce(*t);
+      if (!pg) {
+        fault_close(t->spec.name, t->spec.type, t->spec.stream,
+                    "idle_cut toxic: connection idle for " + std::to_string(idle.count()) +
+                        " ms, reset (RST) as a NAT or load balancer does",
+                    true);
+        co_return;
+      }
+      std::string fatal;
+      wire::error_response(
+          fatal, {"FATAL", "57P01", "terminating connection due to administrator command", {}, {}});
+      const std::string name = t->spec.name, type = t->spec.type;
+      const Stream stream = t->spec.stream;
+      co_await asio::async_write(client_, asio::buffer(fatal), use_tuple);
+      fault_close(name, type, stream,
+                  "pg_terminate_idle toxic: FATAL 57P01 sent to a session idle for " +
+                      std::to_string(idle.count()) + " ms",
+                  false, "57P01");
+      co_return;
+    }
+    if (!co_await sleep(now >= due ? idle : due - now)) co_return;
+  }
+}
+
+// Answers the client's login with the toxic's FATAL, as the server would,
+// without connecting upstream: an SSLRequest gets 'N' first.
+asio::awaitable<void> Conn::refuse_login(std::shared_ptr<Conn> self, ToxicEntry t) {
+  (void)self;  // keeps the connection alive while this runs
+  announce(t);
+  std::string buf;
+  char tmp[4096];
+  for (;;) {
+    auto [ec, n] = co_await client_.async_read_some(asio::buffer(tmp), use_tuple);
+    if (closed_) co_return;
+    if (ec) {
+      close();
+      co_return;
+    }
+    buf.append(tmp, n);
+    wire::StartupPacket p;
+    auto r = wire::parse_startup(buf, p);
+    if (r.status == wire::StartupStatus::need_more) continue;
+    if (r.status != wire::StartupStatus::ok || p.kind == wire::StartupKind::cancel) {
+      close();
+      co_return;
+    }
+    buf.erase(0, r.consumed);
+    if (p.kind != wire::StartupKind::startup) {  // SSLRequest / GSSENCRequest: no
+      co_await asio::async_write(client_, asio::buffer("N", 1), use_tuple);
+      if (closed_) co_return;
+      continue;
+    }
+    const std::string* user = p.param("user");
+    auto fatal = login_fatal(t.spec.type, user ? *user : std::string());
+    std::string out;
+    wire::error_response(out, {"FATAL", fatal->sqlstate, fatal->message, {}, {}});
+    co_await asio::async_write(client_, asio::buffer(out), use_tuple);
+    fault_close(t.spec.name, t.spec.type, t.spec.stream,
+                t.spec.type + " toxic: login answered with FATAL " + fatal->sqlstate + " (" +
+                    fatal->message + ")",
+                false, fatal->sqlstate);
+    co_return;
+  }
 }
 
 void Core::listen(ProxyState& p) {

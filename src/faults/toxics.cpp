@@ -22,18 +22,40 @@ int64_t ToxicSpec::attr(const std::string& key) const {
 namespace {
 const std::map<std::string, std::vector<std::string>, std::less<>>& catalogue() {
   static const std::map<std::string, std::vector<std::string>, std::less<>> c{
-      {"latency", {"latency", "jitter"}}, {"bandwidth", {"rate"}},
-      {"slow_close", {"delay"}},          {"timeout", {"timeout"}},
-      {"reset_peer", {"timeout"}},        {"slicer", {"average_size", "size_variation", "delay"}},
+      {"latency", {"latency", "jitter"}},
+      {"bandwidth", {"rate"}},
+      {"slow_close", {"delay"}},
+      {"timeout", {"timeout"}},
+      {"reset_peer", {"timeout"}},
+      {"slicer", {"average_size", "size_variation", "delay"}},
       {"limit_data", {"bytes"}},
+      {"idle_cut", {"idle"}},
+      {"pg_too_many_connections", {}},
+      {"pg_starting_up", {}},
+      {"pg_auth_failed", {}},
+      {"pg_kill_mid_query", {"delay"}},
+      {"pg_kill_in_transaction", {"delay"}},
+      {"pg_terminate_idle", {"idle"}},
   };
   return c;
 }
 }  // namespace
 
 const std::vector<std::string>& toxic_types() {
-  static const std::vector<std::string> types{"latency",    "bandwidth", "slow_close", "timeout",
-                                              "reset_peer", "slicer",    "limit_data"};
+  static const std::vector<std::string> types{"latency",
+                                              "bandwidth",
+                                              "slow_close",
+                                              "timeout",
+                                              "reset_peer",
+                                              "slicer",
+                                              "limit_data",
+                                              "idle_cut",
+                                              "pg_too_many_connections",
+                                              "pg_starting_up",
+                                              "pg_auth_failed",
+                                              "pg_kill_mid_query",
+                                              "pg_kill_in_transaction",
+                                              "pg_terminate_idle"};
   return types;
 }
 
@@ -75,6 +97,15 @@ std::optional<ToxicProblem> check_toxic_config(FaultToxicConfig& t) {
   if (auto problem = toxic_from_config(t, spec)) return problem;
   t.name = spec.name;
   t.attributes = spec.attributes;
+  return std::nullopt;
+}
+
+std::optional<LoginFatal> login_fatal(std::string_view type, const std::string& user) {
+  if (type == "pg_too_many_connections")
+    return LoginFatal{"53300", "sorry, too many clients already"};
+  if (type == "pg_starting_up") return LoginFatal{"57P03", "the database system is starting up"};
+  if (type == "pg_auth_failed")
+    return LoginFatal{"28P01", "password authentication failed for user \"" + user + "\""};
   return std::nullopt;
 }
 

@@ -563,30 +563,145 @@ TEST_F(Faults, ToxiproxyNodeClientDrivesEveryEndpoint) {
   EXPECT_NE(out.find("ok"), std::string::npos) << out;
 }
 
-TEST(FaultsPostgres, LibpqThroughTheRelayWithoutToxicsAndWithLatency) {
-  PgCluster pg;
-  FaultsProcess faults;
-  int port = faults.create_proxy("pg", pg.port());
-  std::string conninfo = "host=127.0.0.1 port=" + std::to_string(port) +
-                         " user=postgres password=" + pg.options().password +
-                         " dbname=postgres connect_timeout=5";
-  auto query = [&](const std::string& sql) {
-    PGconn* c = PQconnectdb(conninfo.c_str());
-    std::string v;
-    if (PQstatus(c) == CONNECTION_OK) {
-      PGresult* r = PQexec(c, sql.c_str());
-      if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) v = PQgetvalue(r, 0, 0);
-      PQclear(r);
-    } else {
-      v = std::string("connect failed: ") + PQerrorMessage(c);
-    }
+namespace {
+
+// A PostgreSQL server for the PostgreSQL-aware toxics, and libpq helpers.
+class FaultsPg : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() { pg_ = std::make_unique<PgCluster>(); }
+  static void TearDownTestSuite() { pg_.reset(); }
+
+ protected:
+  void SetUp() override { port_ = faults_.create_proxy("pg", pg_->port()); }
+  std::string conninfo() const {
+    return "host=127.0.0.1 port=" + std::to_string(port_) +
+           " user=postgres password=" + pg_->options().password +
+           " dbname=postgres connect_timeout=5";
+  }
+  // Connects; on failure returns nullptr and the error in *error.
+  PGconn* connect(std::string* error = nullptr) {
+    PGconn* c = PQconnectdb(conninfo().c_str());
+    if (PQstatus(c) == CONNECTION_OK) return c;
+    if (error) *error = PQerrorMessage(c);
     PQfinish(c);
-    return v;
-  };
-  EXPECT_EQ(query("SELECT 40 + 2"), "42");
-  faults.add_toxic("pg", {{"type", "latency"}, {"attributes", {{"latency", 100}}}});
+    return nullptr;
+  }
+  // Runs one statement: "" on success, else libpq's error message.
+  static std::string exec(PGconn* c, const std::string& sql) {
+    PGresult* r = PQexec(c, sql.c_str());
+    auto st = PQresultStatus(r);
+    std::string out = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ? "" : PQerrorMessage(c);
+    PQclear(r);
+    return out;
+  }
+
+  static inline std::unique_ptr<PgCluster> pg_;
+  FaultsProcess faults_;
+  int port_ = 0;
+};
+
+}  // namespace
+
+TEST_F(FaultsPg, LibpqThroughTheRelayWithoutToxicsAndWithLatency) {
+  PGconn* c = connect();
+  ASSERT_NE(c, nullptr);
+  PGresult* r = PQexec(c, "SELECT 40 + 2");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
+  EXPECT_STREQ(PQgetvalue(r, 0, 0), "42");
+  PQclear(r);
+  PQfinish(c);
+  faults_.add_toxic("pg", {{"type", "latency"}, {"attributes", {{"latency", 100}}}});
   auto t0 = Clock::now();
-  EXPECT_EQ(query("SELECT 'slow'"), "slow");
+  c = connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(exec(c, "SELECT 'slow'"), "");
   // A SCRAM login and a query are several server answers, each 100 ms late.
   EXPECT_GE(seconds_since(t0), 0.3);
+  PQfinish(c);
+}
+
+TEST_F(FaultsPg, LoginAnsweredWithTheChosenFatal) {
+  struct Case {
+    const char* type;
+    const char* sqlstate;
+    const char* message;
+  };
+  for (const Case& c :
+       {Case{"pg_too_many_connections", "53300", "sorry, too many clients already"},
+        Case{"pg_starting_up", "57P03", "the database system is starting up"},
+        Case{"pg_auth_failed", "28P01", "password authentication failed for user \"postgres\""}}) {
+    faults_.add_toxic("pg", {{"name", "login"}, {"type", c.type}});
+    std::string error;
+    PGconn* conn = connect(&error);
+    EXPECT_EQ(conn, nullptr) << c.type;
+    if (conn) PQfinish(conn);
+    EXPECT_NE(error.find(std::string("FATAL:  ") + c.message), std::string::npos) << error;
+    auto e = faults_.wait_event({{"event", "fault.close"}, {"toxic_type", c.type}});
+    ASSERT_FALSE(e.is_null()) << c.type;
+    EXPECT_EQ(e["sqlstate"], c.sqlstate);
+    ASSERT_EQ(faults_.api("DELETE", "/proxies/pg/toxics/login").status, 204);
+  }
+  PGconn* conn = connect();  // and without the toxic, logins work again
+  ASSERT_NE(conn, nullptr);
+  EXPECT_EQ(exec(conn, "SELECT 1"), "");
+  PQfinish(conn);
+}
+
+TEST_F(FaultsPg, KillMidQueryCutsARunningQueryButNotAShortOne) {
+  faults_.add_toxic("pg", {{"type", "pg_kill_mid_query"}, {"attributes", {{"delay", 300}}}});
+  PGconn* c = connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(exec(c, "SELECT 1"), "");  // answered within 300 ms: untouched
+  auto t0 = Clock::now();
+  std::string err = exec(c, "SELECT pg_sleep(3)");
+  EXPECT_NE(err, "");
+  EXPECT_LT(seconds_since(t0), 2.0);
+  EXPECT_EQ(PQstatus(c), CONNECTION_BAD) << err;
+  PQfinish(c);
+  EXPECT_FALSE(faults_.wait_event({{"event", "fault.close"}, {"toxic_type", "pg_kill_mid_query"}})
+                   .is_null());
+}
+
+TEST_F(FaultsPg, KillInTransactionCutsAnOpenTransaction) {
+  faults_.add_toxic("pg", {{"type", "pg_kill_in_transaction"}, {"attributes", {{"delay", 200}}}});
+  PGconn* c = connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(exec(c, "SELECT 1"), "");  // outside a transaction: untouched
+  EXPECT_EQ(exec(c, "BEGIN"), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_NE(exec(c, "SELECT 1"), "");
+  EXPECT_EQ(PQstatus(c), CONNECTION_BAD);
+  PQfinish(c);
+}
+
+TEST_F(FaultsPg, IdleSessionsGetFatal57P01) {
+  faults_.add_toxic("pg", {{"type", "pg_terminate_idle"}, {"attributes", {{"idle", 300}}}});
+  PGconn* c = connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(exec(c, "SELECT 1"), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  std::string err = exec(c, "SELECT 1");
+  EXPECT_NE(err.find("terminating connection due to administrator command"), std::string::npos)
+      << err;
+  PQfinish(c);
+  auto e = faults_.wait_event({{"event", "fault.close"}, {"toxic_type", "pg_terminate_idle"}});
+  ASSERT_FALSE(e.is_null());
+  EXPECT_EQ(e["sqlstate"], "57P01");
+}
+
+TEST_F(FaultsPg, IdleCutResetsConnectionsIdleForTheGivenTime) {
+  faults_.add_toxic("pg", {{"type", "idle_cut"}, {"attributes", {{"idle", 300}}}});
+  PGconn* busy = connect();
+  PGconn* idle = connect();
+  ASSERT_NE(busy, nullptr);
+  ASSERT_NE(idle, nullptr);
+  // One connection keeps talking every 100 ms; the other is silent.
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(exec(busy, "SELECT 1"), "") << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(exec(idle, "SELECT 1"), "");
+  EXPECT_EQ(exec(busy, "SELECT 1"), "");
+  PQfinish(busy);
+  PQfinish(idle);
 }

@@ -53,6 +53,14 @@ std::optional<ToxicProblem> toxic_from_config(const FaultToxicConfig& t, ToxicSp
 // The ToxicCheck for load_faults_config: fills the toxic's defaults in.
 std::optional<ToxicProblem> check_toxic_config(FaultToxicConfig& t);
 
+// The PostgreSQL login toxics: the FATAL a real server sends in that case
+// (SQLSTATE and message), for a login as `user`; nullopt for other types.
+struct LoginFatal {
+  std::string sqlstate;
+  std::string message;
+};
+std::optional<LoginFatal> login_fatal(std::string_view type, const std::string& user);
+
 // Toxicity is drawn once per toxic and connection direction: true when the
 // toxic acts on it. 1 always acts, 0 never does.
 bool toxicity_draw(double toxicity, std::mt19937_64& rng);
