@@ -89,6 +89,7 @@ void PgTracker::from_server(std::string_view bytes) {
     bytes.remove_prefix(1);
   }
   bool ok = feed(server_, bytes, [this](char type, char first) {
+    if (type == 'W') streaming_ = true;
     if (type != 'Z') return;
     status_ = first;
     phase_ = Phase::ready;

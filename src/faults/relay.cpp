@@ -120,9 +120,11 @@ struct Core {
   auto call(F f) -> decltype(f()) {
     if (!thread.joinable()) return f();  // not started (or stopped): nothing runs concurrently
     if (std::this_thread::get_id() == thread.get_id()) return f();
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto fut = task.get_future();
-    asio::post(ioc, [&task] { task(); });
+    // Shared with the posted handler: the relay thread may still be inside
+    // the task when the caller, woken by its result, returns.
+    auto task = std::make_shared<std::packaged_task<decltype(f())()>>(std::move(f));
+    auto fut = task->get_future();
+    asio::post(ioc, [task] { (*task)(); });
     return fut.get();
   }
 
@@ -477,7 +479,18 @@ asio::awaitable<void> Conn::pass(Direction& d, const std::vector<ToxicEntry>& ch
     const ToxicEntry& t = chain[i];
     if (!state(t).active) continue;
     const std::string& type = t.spec.type;
-    if (type == "slow_close") continue;  // acts at EOF (write_loop)
+    // slow_close acts at EOF (write_loop); idle_cut and the other PostgreSQL
+    // toxics act on their own moments (arm, after_forward, run), not on data.
+    if (type == "slow_close" || type == "idle_cut" ||
+        (type.starts_with("pg_") && type != "pg_stall_replication"))
+      continue;
+    if (type == "pg_stall_replication") {
+      // Only the server's side of a running replication stream stalls.
+      if (d.stream != Stream::downstream || !pg_.replication_streaming()) continue;
+      announce(t);
+      co_await sleep(kForever);
+      co_return;
+    }
     announce(t);
     if (type == "latency") {
       auto delay = latency_delay(t.spec.attr("latency"), t.spec.attr("jitter"), relay_.rng);

@@ -36,6 +36,7 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& catalogue() 
       {"pg_kill_mid_query", {"delay"}},
       {"pg_kill_in_transaction", {"delay"}},
       {"pg_terminate_idle", {"idle"}},
+      {"pg_stall_replication", {}},
   };
   return c;
 }
@@ -55,7 +56,8 @@ const std::vector<std::string>& toxic_types() {
                                               "pg_auth_failed",
                                               "pg_kill_mid_query",
                                               "pg_kill_in_transaction",
-                                              "pg_terminate_idle"};
+                                              "pg_terminate_idle",
+                                              "pg_stall_replication"};
   return types;
 }
 

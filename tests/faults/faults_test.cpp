@@ -568,7 +568,11 @@ namespace {
 // A PostgreSQL server for the PostgreSQL-aware toxics, and libpq helpers.
 class FaultsPg : public ::testing::Test {
  public:
-  static void SetUpTestSuite() { pg_ = std::make_unique<PgCluster>(); }
+  static void SetUpTestSuite() {
+    PgClusterOptions opts;
+    opts.settings["wal_level"] = "logical";  // for the replication stream test
+    pg_ = std::make_unique<PgCluster>(opts);
+  }
   static void TearDownTestSuite() { pg_.reset(); }
 
  protected:
@@ -704,4 +708,46 @@ TEST_F(FaultsPg, IdleCutResetsConnectionsIdleForTheGivenTime) {
   EXPECT_EQ(exec(busy, "SELECT 1"), "");
   PQfinish(busy);
   PQfinish(idle);
+}
+
+TEST_F(FaultsPg, StallReplicationStopsOnlyTheReplicationStream) {
+  pg_->psql("SELECT pg_create_logical_replication_slot('faults_stall', 'test_decoding')");
+  pg_->psql("CREATE TABLE IF NOT EXISTS stall_t(i int)");
+  PGconn* repl = PQconnectdb((conninfo() + " replication=database").c_str());
+  ASSERT_EQ(PQstatus(repl), CONNECTION_OK) << PQerrorMessage(repl);
+  PGresult* r = PQexec(repl, "START_REPLICATION SLOT faults_stall LOGICAL 0/0");
+  ASSERT_EQ(PQresultStatus(r), PGRES_COPY_BOTH) << PQerrorMessage(repl);
+  PQclear(r);
+  // Counts the CopyData messages that arrive within `seconds`.
+  auto copy_data_within = [&](double seconds) {
+    int n = 0;
+    auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+    while (Clock::now() < deadline) {
+      char* buf = nullptr;
+      int len = PQgetCopyData(repl, &buf, 1);
+      if (len > 0) {
+        ++n;
+        PQfreemem(buf);
+        continue;
+      }
+      if (len < 0) break;
+      pollfd p{PQsocket(repl), POLLIN, 0};
+      ::poll(&p, 1, 50);
+      PQconsumeInput(repl);
+    }
+    return n;
+  };
+  pg_->psql("INSERT INTO stall_t VALUES (1)");
+  EXPECT_GT(copy_data_within(1.5), 0);  // the stream flows
+  faults_.add_toxic("pg", {{"type", "pg_stall_replication"}});
+  copy_data_within(0.3);  // what was already on its way
+  pg_->psql("INSERT INTO stall_t VALUES (2)");
+  EXPECT_EQ(copy_data_within(1.5), 0);       // stalled: not even keepalives
+  EXPECT_EQ(PQstatus(repl), CONNECTION_OK);  // but not closed
+  // Ordinary sessions through the same proxy are not affected.
+  PGconn* c = connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(exec(c, "SELECT 1"), "");
+  PQfinish(c);
+  PQfinish(repl);
 }

@@ -113,3 +113,18 @@ TEST(FaultsPgTracker, BytesThatAreNotPostgresAreOpaque) {
   t.from_client("*1\r\n$4\r\nPING\r\n");  // Redis
   EXPECT_EQ(t.phase(), PgTracker::Phase::opaque);
 }
+
+TEST(FaultsPgTracker, CopyBothResponseMarksAReplicationStream) {
+  PgTracker t;
+  t.from_client(startup());
+  t.from_server(login_answer());
+  std::string q;
+  wire::query(q, "START_REPLICATION SLOT s LOGICAL 0/0");
+  t.from_client(q);
+  EXPECT_FALSE(t.replication_streaming());
+  std::string w = "W";
+  wire::put_u32(w, 7);
+  w += std::string("\0\0\0", 3);  // text format, no columns
+  t.from_server(w);
+  EXPECT_TRUE(t.replication_streaming());
+}

@@ -46,7 +46,7 @@ TEST(FaultsToxics, CheckNamesTheFieldThatIsWrong) {
   p = check_toxic(t);
   ASSERT_TRUE(p);
   EXPECT_EQ(p->key, "toxicity");
-  EXPECT_EQ(toxic_types().size(), 14u);
+  EXPECT_EQ(toxic_types().size(), 15u);
   for (const auto& type : toxic_types()) EXPECT_NE(toxic_attributes(type), nullptr) << type;
 }
 

@@ -25,6 +25,8 @@ class PgTracker {
   bool in_transaction() const { return status_ == 'T' || status_ == 'E'; }
   // Queries (Query, Sync, FunctionCall) sent whose ReadyForQuery has not come back.
   int queries_in_flight() const { return in_flight_; }
+  // The server sent CopyBothResponse: a replication stream (START_REPLICATION) runs.
+  bool replication_streaming() const { return streaming_; }
   // The startup packet's user and database.
   const std::string& user() const { return user_; }
   const std::string& database() const { return database_; }
@@ -46,6 +48,7 @@ class PgTracker {
   Frames client_, server_;
   char status_ = 0;
   int in_flight_ = 0;
+  bool streaming_ = false;
   std::string user_, database_;
 };
 
