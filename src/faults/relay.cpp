@@ -445,12 +445,10 @@ asio::awaitable<void> Conn::write_loop(std::shared_ptr<Conn> self, Direction& d)
     d.queue.pop_front();
     d.queued -= c.data.size();
     d.space.cancel();
-    if (proxy_->toxics.empty()) {
-      co_await pass(d, {}, 0, std::move(c.data), c.at);
-    } else {
-      const std::vector<ToxicEntry> chain = proxy_->chain(d.stream);
-      co_await pass(d, chain, 0, std::move(c.data), c.at);
-    }
+    // A named chain (empty without toxics), not a temporary in the co_await.
+    std::vector<ToxicEntry> chain;
+    if (!proxy_->toxics.empty()) chain = proxy_->chain(d.stream);
+    co_await pass(d, chain, 0, std::move(c.data), c.at);
   }
   // The reading side ended: a reset or error closes the whole connection;
   // an EOF is passed on (after slow_close's delay) as a half-close.
@@ -655,7 +653,9 @@ asio::awaitable<void> Conn::refuse_login(std::shared_ptr<Conn> self, ToxicEntry 
       continue;
     }
     const std::string* user = p.param("user");
-    auto fatal = login_fatal(t.spec.type, user ? *user : std::string());
+    std::string user_name;  // no conditional temporaries in a coroutine (GCC 12)
+    if (user) user_name = *user;
+    auto fatal = login_fatal(t.spec.type, user_name);
     std::string out;
     wire::error_response(out, {"FATAL", fatal->sqlstate, fatal->message, {}, {}});
     co_await asio::async_write(client_, asio::buffer(out), use_tuple);
