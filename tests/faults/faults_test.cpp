@@ -137,23 +137,30 @@ class FaultsProcess {
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
+    std::string why = "pgwarden faults API did not answer: ";
     for (int i = 0; i < 500; ++i) {
       if (http_get(api_port_, "/version", 1).status == 200) return;
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = 0;
-        throw std::runtime_error("pgwarden faults exited at start: " + stderr_text());
+        why = "pgwarden faults exited at start: ";
+        break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    throw std::runtime_error("pgwarden faults API did not answer: " + stderr_text());
+    why += stderr_text();
+    stop();  // no destructor runs after a throwing constructor
+    throw std::runtime_error(why);
   }
-  ~FaultsProcess() {
+  ~FaultsProcess() { stop(); }
+  // Stops the process (SIGTERM, then SIGKILL) and removes its directory.
+  void stop() {
     if (pid_ > 0) {
       ::kill(pid_, SIGTERM);
       if (!wait_process_gone(pid_, 5)) ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
+    pid_ = 0;
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
