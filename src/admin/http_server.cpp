@@ -178,6 +178,10 @@ void HttpServer::route(const std::string& method, const std::string& path, Handl
   impl_->router.add(method, path, std::move(h));
 }
 
+void HttpServer::route_prefix(const std::string& prefix, Handler h) {
+  impl_->router.add_prefix(prefix, std::move(h));
+}
+
 void HttpServer::start() {
   if (impl_->thread.joinable() || impl_->stopping)
     throw std::logic_error("admin HTTP server: start() called twice");

@@ -134,10 +134,7 @@ int run_proxy(const ProxyFlags& f) {
 
   observe::EventBus bus;
   try {
-    bus.set_recent_capacity(static_cast<size_t>(std::max(cfg.events.recent, 0)));
-    for (auto& sink : cfg.events.sinks) bus.add_sink(exporter::make_sink(sink, bus));
-    for (auto& spec : f.events)
-      bus.add_sink(exporter::make_sink(exporter::parse_sink_spec(spec), bus));
+    exporter::add_event_sinks(bus, cfg.events, f.events);
   } catch (const std::exception& e) {
     std::cerr << "pgwarden proxy: " << e.what() << "\n";
     return 2;

@@ -15,5 +15,6 @@ struct Command {
 Command add_proxy_command(CLI::App& root);
 Command add_logs_command(CLI::App& root);
 Command add_audit_command(CLI::App& root);
+Command add_faults_command(CLI::App& root);
 
 }  // namespace pgw::cli

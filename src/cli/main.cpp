@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
       pgw::cli::add_proxy_command(app),
       pgw::cli::add_logs_command(app),
       pgw::cli::add_audit_command(app),
+      pgw::cli::add_faults_command(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (auto& c : commands) {

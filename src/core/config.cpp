@@ -165,13 +165,7 @@ void read_client_tls(TableReader& r, ClientTls& t) {
 }  // namespace
 
 ProxyConfig parse_config(std::string_view text, const std::string& source_name) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source_name);
-  } catch (const toml::parse_error& e) {
-    const auto& b = e.source().begin;
-    throw ConfigError(fmt::format("{}:{}:{}: {}", source_name, b.line, b.column, e.description()));
-  }
+  toml::table root = detail::parse_toml(text, source_name);
   ProxyConfig cfg;
   cfg.source = source_name;
   TableReader top(root, source_name, "");

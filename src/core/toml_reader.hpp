@@ -299,6 +299,17 @@ class TableReader {
   std::set<std::string> seen_;
 };
 
+// Parses a whole TOML document; a syntax error is a ConfigError at its
+// position ("FILE:LINE:COL: what").
+inline toml::table parse_toml(std::string_view text, const std::string& source_name) {
+  try {
+    return toml::parse(text, source_name);
+  } catch (const toml::parse_error& e) {
+    const auto& b = e.source().begin;
+    throw ConfigError(fmt::format("{}:{}:{}: {}", source_name, b.line, b.column, e.description()));
+  }
+}
+
 // [proxy]'s auth_user, auth_query, auth_dbname and their cache TTLs.
 void read_auth_query(TableReader& r, AuthQueryConfig& out);
 // [events], [admin], [forensics], [alerts] (config_sections.cpp).

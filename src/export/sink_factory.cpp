@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "pgwarden/export/http_url.hpp"
@@ -99,6 +100,13 @@ std::unique_ptr<observe::AsyncSink> make_sink(const SinkConfig& cfg, observe::Ev
   return std::make_unique<observe::AsyncSink>(
       std::move(options), make_transport(cfg),
       [&bus](observe::ConnectionEvent e) { bus.publish(e); });
+}
+
+void add_event_sinks(observe::EventBus& bus, const EventsConfig& events,
+                     const std::vector<std::string>& specs) {
+  bus.set_recent_capacity(static_cast<size_t>(std::max(events.recent, 0)));
+  for (const auto& sink : events.sinks) bus.add_sink(make_sink(sink, bus));
+  for (const auto& spec : specs) bus.add_sink(make_sink(parse_sink_spec(spec), bus));
 }
 
 }  // namespace pgw::exporter

@@ -42,6 +42,7 @@ std::string to_json(const ConnectionEvent& e) {
   out += '"';
   key("event");
   append_json_string(out, e.event);
+  str("source", e.source);
   if (e.conn_id) integer("conn_id", e.conn_id);
   str("side", e.side);
   str("peer", e.peer);
@@ -81,6 +82,10 @@ std::string to_json(const ConnectionEvent& e) {
   num("detected_ms", e.detected_ms);
   num("writer_found_ms", e.writer_found_ms);
   num("first_served_ms", e.first_served_ms);
+  str("proxy", e.proxy);
+  str("toxic", e.toxic);
+  str("toxic_type", e.toxic_type);
+  str("stream", e.stream);
   out += '}';
   return out;
 }

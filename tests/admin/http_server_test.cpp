@@ -89,6 +89,13 @@ class HttpServerTest : public ::testing::Test {
     server_.route("GET", "/echo", echo);
     server_.route("POST", "/echo", echo);
     server_.route("GET", "/with space", echo);
+    server_.route_prefix("/things/", echo);
+    server_.route_prefix("/things/deep/", [](const HttpRequest&) {
+      return HttpResponse{204, "application/json", ""};
+    });
+    server_.route("GET", "/things/exact", [](const HttpRequest&) {
+      return HttpResponse{200, "text/plain", "exact"};
+    });
     server_.route("GET", "/boom",
                   [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("kaboom"); });
     server_.start();
@@ -109,6 +116,25 @@ TEST_F(HttpServerTest, ServesARoute) {
   EXPECT_EQ(res.body(), "hello");
   EXPECT_EQ(res[http::field::content_type], "text/plain");
   EXPECT_EQ(server_.bound().host, "127.0.0.1");
+}
+
+TEST_F(HttpServerTest, PrefixRoutesTakeEveryMethodUnderThePrefixExactRoutesWin) {
+  Client c(port_);
+  Response res = c.request(http::verb::delete_, "/things/a/b");
+  ASSERT_EQ(res.result_int(), 200);
+  EXPECT_EQ(json::parse(res.body())["method"], "DELETE");
+  EXPECT_EQ(json::parse(res.body())["path"], "/things/a/b");
+  res = c.request(http::verb::patch, "/things/x", "{}");
+  EXPECT_EQ(json::parse(res.body())["method"], "PATCH");
+  // The longest prefix wins, and a 204 carries no body.
+  res = c.request(http::verb::post, "/things/deep/1");
+  EXPECT_EQ(res.result_int(), 204);
+  EXPECT_EQ(res.body(), "");
+  res = c.get("/things/exact");
+  EXPECT_EQ(res.body(), "exact");
+  // Not under the prefix (no slash): unknown.
+  EXPECT_EQ(c.get("/thingsX").result_int(), 404);
+  EXPECT_EQ(c.get("/things").result_int(), 404);
 }
 
 TEST_F(HttpServerTest, DecodesPathAndQuery) {

@@ -15,10 +15,19 @@
 namespace pgw::test {
 
 HttpReply http_get(int port, const std::string& target, double timeout_s) {
+  return http_request(port, "GET", target, {}, timeout_s);
+}
+
+HttpReply http_request(int port, const std::string& method, const std::string& target,
+                       const std::string& body_text, double timeout_s) {
   HttpReply reply;
   int fd = raw_connect(port);
   if (fd < 0) return reply;
-  std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!body_text.empty() || method != "GET")
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body_text.size()) +
+           "\r\n";
+  req += "\r\n" + body_text;
   ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
   std::string raw;
   const auto deadline =

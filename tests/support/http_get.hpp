@@ -1,5 +1,5 @@
 #pragma once
-// A plain HTTP/1.1 GET against 127.0.0.1 for tests of the admin listener.
+// Plain HTTP/1.1 requests against 127.0.0.1 for tests of the admin and faults APIs.
 #include <optional>
 #include <string>
 
@@ -12,6 +12,9 @@ struct HttpReply {
 };
 
 HttpReply http_get(int port, const std::string& target, double timeout_s = 10);
+// Any method, with a JSON body (Content-Length always sent except on a bare GET).
+HttpReply http_request(int port, const std::string& method, const std::string& target,
+                       const std::string& body = {}, double timeout_s = 10);
 
 // The value of one sample in a Prometheus text exposition, e.g.
 // metric_value(text, "pgwarden_connection_closes_total{side=\"server\",...}");

@@ -35,6 +35,10 @@ class HttpServer {
   // another method: 405 with Allow. A handler that throws gives 500 with the
   // exception's message; the server keeps serving.
   void route(const std::string& method, const std::string& path, Handler h);
+  // Every method on every path that starts with `prefix` and has no exact
+  // route (REST paths with names in them: "/proxies/"). The handler answers
+  // 404 and 405 itself.
+  void route_prefix(const std::string& prefix, Handler h);
   // Binds (throws std::runtime_error naming the address) and starts the thread.
   void start();
   void stop();

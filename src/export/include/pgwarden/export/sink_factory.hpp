@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pgwarden/core/config.hpp"
 #include "pgwarden/observe/bus.hpp"
@@ -30,5 +31,10 @@ std::unique_ptr<observe::Transport> make_transport(const SinkConfig& cfg);
 // to bus.add_sink(). Throws like make_transport, and std::invalid_argument on
 // a queue_size or batch_size below 1.
 std::unique_ptr<observe::AsyncSink> make_sink(const SinkConfig& cfg, observe::EventBus& bus);
+
+// A command's [events] section and its --events specs on `bus`: the recent
+// ring's capacity, then every sink. Throws like make_sink.
+void add_event_sinks(observe::EventBus& bus, const EventsConfig& events,
+                     const std::vector<std::string>& specs);
 
 }  // namespace pgw::exporter

@@ -60,6 +60,14 @@ struct ConnectionEvent {
   int64_t detected_ms = -1;
   int64_t writer_found_ms = -1;
   int64_t first_served_ms = -1;
+  // Events of `pgwarden faults` (docs/faults.md): source "faults" (empty for
+  // the proxy's own events), the relay proxy's name, the toxic's name and
+  // type, and the stream it acts on (upstream | downstream).
+  std::string source;
+  std::string proxy;
+  std::string toxic;
+  std::string toxic_type;
+  std::string stream;
 };
 
 // RFC 3339 UTC with microseconds: 2026-11-27T03:04:05.123456Z
