@@ -13,8 +13,9 @@ APT_PACKAGES=(
   procps iproute2
   # tests/zero: node-gyp builds zero-cache's SQLite module from source
   python3 make g++
-  # bench/: certificates for the TLS runs
-  openssl
+  # bench/: certificates for the TLS runs; the plain relay that
+  # bench/relay_vs_socat.sh measures pgwarden faults against
+  openssl socat
   # scripts/fuzz.sh: clang with libFuzzer and its sanitizer runtimes
   clang libclang-rt-14-dev
 )

@@ -20,6 +20,8 @@ namespace {
 struct FaultsFlags {
   std::string api;
   std::string config;
+  std::vector<std::string> proxies;  // NAME,LISTEN,UPSTREAM
+  std::vector<std::string> toxics;   // PROXY,TYPE[,KEY=VALUE...]
   std::vector<std::string> events;
   std::string log_level = "info";
 };
@@ -40,6 +42,7 @@ int run_faults(const FaultsFlags& f) {
     if (!f.config.empty()) {
       cfg = load_faults_config(f.config, faults::check_toxic_config);
     }
+    add_flag_proxies(cfg, f.proxies, f.toxics, faults::check_toxic_config);
   } catch (const ConfigError& e) {
     std::cerr << "pgwarden faults: " << e.what() << "\n";
     return 2;
@@ -77,7 +80,8 @@ int run_faults(const FaultsFlags& f) {
       spdlog::info("proxy {}: {} -> {} ({} toxics{})", p.name, view.spec.listen, p.upstream,
                    toxics.size(), p.enabled ? "" : ", disabled");
     } catch (const std::exception& e) {
-      std::cerr << fmt::format("pgwarden faults: {}: proxy {}: {}\n", cfg.source, p.name, e.what());
+      std::cerr << fmt::format("pgwarden faults: proxy {} ({} -> {}): {}\n", p.name, p.listen,
+                               p.upstream, e.what());
       return 1;
     }
   }
@@ -111,12 +115,19 @@ Command add_faults_command(CLI::App& root) {
       "faults", "Run a fault-injecting TCP relay with a Toxiproxy-compatible HTTP API");
   auto* app = c.app;
   app->footer(
-      "Example:\n  pgwarden faults --api 127.0.0.1:8474 --config faults.toml\n"
+      "Examples:\n  pgwarden faults --api 127.0.0.1:8474 --config faults.toml\n"
+      "  pgwarden faults --proxy pg,127.0.0.1:25432,127.0.0.1:5432 \\\n"
+      "    --toxic pg,latency,latency=100,jitter=10\n"
       "The API, every toxic and the config: docs/faults.md");
   app->add_option("--api", flags->api,
                   "HOST:PORT of the HTTP API (default 127.0.0.1:8474, or [faults] api)");
   app->add_option("-c,--config", flags->config, "TOML file: proxies and their toxics at startup")
       ->check(CLI::ExistingFile);
+  app->add_option("--proxy", flags->proxies,
+                  "NAME,LISTEN,UPSTREAM: a proxy at startup (repeatable; after the config's)");
+  app->add_option("--toxic", flags->toxics,
+                  "PROXY,TYPE[,KEY=VALUE...]: a toxic at startup (repeatable); KEY is name, "
+                  "stream, toxicity or an attribute of TYPE");
   app->add_option("--events", flags->events,
                   "event sink (repeatable): stdout, file:PATH, syslog[:ADDRESS], loki:URL, "
                   "otlp:URL (docs/sinks.md)");

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -110,6 +112,97 @@ FaultsConfig parse_faults_config(std::string_view text, const std::string& sourc
   }
   top.reject_unknown();
   return cfg;
+}
+
+namespace {
+std::vector<std::string> split_commas(std::string_view s) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = s.find(',', start);
+    parts.emplace_back(s.substr(start, comma - start));
+    if (comma == std::string_view::npos) return parts;
+    start = comma + 1;
+  }
+}
+
+[[noreturn]] void flag_error(const char* flag, std::string_view value, const std::string& what) {
+  throw ConfigError(fmt::format("{} \"{}\": {}", flag, value, what));
+}
+
+FaultToxicConfig toxic_from_flag(std::string_view flag, std::string& proxy,
+                                 const ToxicCheck& check) {
+  const std::vector<std::string> parts = split_commas(flag);
+  if (parts.size() < 2 || parts[0].empty() || parts[1].empty())
+    flag_error("--toxic", flag, "expected PROXY,TYPE[,KEY=VALUE...]");
+  proxy = parts[0];
+  FaultToxicConfig t;
+  t.type = parts[1];
+  for (size_t i = 2; i < parts.size(); ++i) {
+    const size_t eq = parts[i].find('=');
+    if (eq == std::string::npos || eq == 0)
+      flag_error("--toxic", flag, fmt::format("\"{}\" is not KEY=VALUE", parts[i]));
+    const std::string key = parts[i].substr(0, eq), value = parts[i].substr(eq + 1);
+    if (key == "name") {
+      t.name = value;
+    } else if (key == "stream") {
+      t.stream = value;
+    } else if (key == "toxicity") {
+      char* end = nullptr;
+      const double v = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || v < 0 || v > 1)
+        flag_error("--toxic", flag, "toxicity must be a number from 0 to 1");
+      t.toxicity = v;
+    } else {
+      char* end = nullptr;
+      const long long v = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0')
+        flag_error("--toxic", flag, fmt::format("attribute {} must be an integer", key));
+      t.attributes[key] = v;
+    }
+  }
+  if (check) {
+    if (auto problem = check(t))
+      flag_error("--toxic", flag,
+                 problem->key.empty() ? problem->message
+                                      : fmt::format("{}: {}", problem->key, problem->message));
+  }
+  return t;
+}
+}  // namespace
+
+void add_flag_proxies(FaultsConfig& cfg, const std::vector<std::string>& proxy_flags,
+                      const std::vector<std::string>& toxic_flags, const ToxicCheck& check) {
+  for (const std::string& flag : proxy_flags) {
+    const std::vector<std::string> parts = split_commas(flag);
+    if (parts.size() != 3 || parts[0].empty())
+      flag_error("--proxy", flag, "expected NAME,LISTEN,UPSTREAM");
+    for (const auto& p : cfg.proxies)
+      if (p.name == parts[0])
+        flag_error("--proxy", flag, fmt::format("proxy \"{}\" is declared twice", parts[0]));
+    if (!parse_listen_address(parts[1]))
+      flag_error("--proxy", flag, "LISTEN must be host:port (port 0: any free port)");
+    if (!parse_host_port(parts[2])) flag_error("--proxy", flag, "UPSTREAM must be host:port");
+    FaultProxyConfig p;
+    p.name = parts[0];
+    p.listen = parts[1];
+    p.upstream = parts[2];
+    cfg.proxies.push_back(std::move(p));
+  }
+  for (const std::string& flag : toxic_flags) {
+    std::string proxy;
+    FaultToxicConfig t = toxic_from_flag(flag, proxy, check);
+    auto it = std::find_if(cfg.proxies.begin(), cfg.proxies.end(),
+                           [&](const FaultProxyConfig& p) { return p.name == proxy; });
+    if (it == cfg.proxies.end())
+      flag_error("--toxic", flag,
+                 fmt::format("no proxy \"{}\" (declare it with --proxy or in the config)", proxy));
+    for (const auto& existing : it->toxics)
+      if (existing.name == t.name)
+        flag_error("--toxic", flag,
+                   fmt::format("toxic \"{}\" is declared twice in proxy \"{}\"", t.name, proxy));
+    it->toxics.push_back(std::move(t));
+  }
 }
 
 FaultsConfig load_faults_config(const std::string& path, const ToxicCheck& check) {

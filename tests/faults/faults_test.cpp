@@ -113,7 +113,8 @@ class EchoServer {
 // by PID.
 class FaultsProcess {
  public:
-  explicit FaultsProcess(const std::string& config = {}) {
+  explicit FaultsProcess(const std::string& config = {},
+                         const std::vector<std::string>& flags = {}) {
     char tmpl[] = "/tmp/pgwarden-faults-XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
@@ -126,6 +127,7 @@ class FaultsProcess {
       args.push_back("--config");
       args.push_back((dir_ / "faults.toml").string());
     }
+    args.insert(args.end(), flags.begin(), flags.end());
     pid_ = ::fork();
     if (pid_ == 0) {
       int err = ::open((dir_ / "stderr.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -517,6 +519,19 @@ TEST_F(Faults, DisablingClosesConnectionsAndRefusesNewOnes) {
       faults_.wait_event({{"event", "fault.close"}, {"message", "proxy disabled"}}).is_null());
 }
 
+namespace {
+// An echo through the relay on `port` comes back no sooner than `seconds`.
+void expect_answer_delayed(int port, double seconds) {
+  int fd = connect_nodelay(port);
+  ASSERT_GE(fd, 0);
+  auto t0 = Clock::now();
+  send_all(fd, "abc");
+  EXPECT_EQ(receive(fd, 3, 5).bytes, 3u);
+  EXPECT_GE(seconds_since(t0), seconds);
+  ::close(fd);
+}
+}  // namespace
+
 TEST(FaultsConfig, ToxicsDeclaredInTheConfigActFromTheStart) {
   EchoServer echo;
   int listen_port = free_port();
@@ -528,13 +543,31 @@ TEST(FaultsConfig, ToxicsDeclaredInTheConfigActFromTheStart) {
   EXPECT_EQ(p["listen"], "127.0.0.1:" + std::to_string(listen_port));
   ASSERT_EQ(p["toxics"].size(), 1u);
   EXPECT_EQ(p["toxics"][0]["name"], "latency_downstream");
-  int fd = connect_nodelay(listen_port);
-  ASSERT_GE(fd, 0);
-  auto t0 = Clock::now();
-  send_all(fd, "cfg");
-  EXPECT_EQ(receive(fd, 3, 5).bytes, 3u);
-  EXPECT_GE(seconds_since(t0), 0.23);
-  ::close(fd);
+  expect_answer_delayed(listen_port, 0.23);
+}
+
+TEST(FaultsConfig, ProxiesAndToxicsGivenAsFlagsActFromTheStart) {
+  EchoServer echo;
+  int listen_port = free_port();
+  FaultsProcess faults({}, {"--proxy",
+                            "echo,127.0.0.1:" + std::to_string(listen_port) +
+                                ",127.0.0.1:" + std::to_string(echo.port()),
+                            "--toxic", "echo,latency,latency=250,name=slow"});
+  auto p = json::parse(faults.api("GET", "/proxies/echo").body);
+  ASSERT_EQ(p["toxics"].size(), 1u) << p.dump();
+  EXPECT_EQ(p["toxics"][0]["name"], "slow");
+  EXPECT_EQ(p["toxics"][0]["attributes"]["latency"], 250);
+  expect_answer_delayed(listen_port, 0.23);
+
+  // A mistake in a flag is named, and nothing starts.
+  std::string out;
+  int status =
+      run_command(pgwarden_bin() + " faults --api 127.0.0.1:" + std::to_string(free_port()) +
+                      " --toxic nowhere,latency 2>&1",
+                  &out);
+  EXPECT_EQ(status, 2) << out;
+  EXPECT_NE(out.find("--toxic \"nowhere,latency\": no proxy \"nowhere\""), std::string::npos)
+      << out;
 }
 
 TEST(FaultsConfig, ABrokenConfigNamesFileLineAndColumnAndExitsNonZero) {

@@ -156,6 +156,7 @@ TEST_F(Drops, ACrashRestartIsServerCrashAndEachClientWithItsLinkIsOneDrop) {
   std::vector<std::string> pids;
   for (int i = 0; i < 6; ++i) {
     clients.push_back(client());
+    hold_session_state(clients.back().get());  // so that each client drops with its link
     pids.push_back(backend_pid(clients.back().get()));
   }
   pg().psql("checkpoint");  // the test server commits asynchronously

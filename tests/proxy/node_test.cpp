@@ -39,6 +39,24 @@ TEST_F(ProxyTest, PostgresJsPreparedStatementsCancelCopy) {
   EXPECT_EQ(dropped, 0);
 }
 
+TEST_F(ProxyTest, DriversGetAFatal57P03WhenNoServerAnswers) {
+  const int dead = free_port();
+  start_proxy("[databases.gone]\nhost = \"127.0.0.1\"\nport = " + std::to_string(dead) +
+              "\ndbname = \"app\"\n");
+  int status = 0;
+  std::string out = node_script("proxy_unreachable.mjs", proxy().port(), status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("ok"), std::string::npos) << out;
+  // Six logins, six FATALs said so in the event stream, none a bare close.
+  int told = 0;
+  for (auto& e : proxy().settled_events())
+    if (e["event"] == "client.close" && e.value("database", "") == "gone") {
+      EXPECT_EQ(e.value("sqlstate", ""), "57P03") << e.dump();
+      ++told;
+    }
+  EXPECT_EQ(told, 6);
+}
+
 // proxy_rescue.mjs through a proxy in a pool mode: five server links end under
 // the drivers (four with work on them, one idle); no client connection does.
 class DriverRescue : public ProxyTest {

@@ -97,3 +97,65 @@ TEST(FaultsConfig, ListenAddressesMayAskForAnyPort) {
   EXPECT_FALSE(parse_listen_address("nowhere"));
   EXPECT_FALSE(parse_listen_address("h:70000"));
 }
+
+namespace {
+std::string flag_error_of(const std::vector<std::string>& proxies,
+                          const std::vector<std::string>& toxics) {
+  FaultsConfig cfg;
+  try {
+    add_flag_proxies(cfg, proxies, toxics, check);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST(FaultsFlags, ProxiesAndToxicsFromTheCommandLine) {
+  FaultsConfig cfg = parse_faults_config(
+      "[[proxies]]\nname = \"redis\"\nupstream = \"127.0.0.1:6379\"\n", "f.toml", check);
+  add_flag_proxies(
+      cfg, {"pg,127.0.0.1:0,127.0.0.1:5432"},
+      {"pg,latency,latency=100,jitter=10", "pg,reset_peer,stream=upstream,toxicity=0.5",
+       "redis,timeout,name=hang,timeout=0"},
+      check);
+  ASSERT_EQ(cfg.proxies.size(), 2u);
+  const FaultProxyConfig& pg = cfg.proxies[1];
+  EXPECT_EQ(pg.name, "pg");
+  EXPECT_EQ(pg.listen, "127.0.0.1:0");
+  EXPECT_EQ(pg.upstream, "127.0.0.1:5432");
+  ASSERT_EQ(pg.toxics.size(), 2u);
+  EXPECT_EQ(pg.toxics[0].name, "latency_downstream");  // Toxiproxy's default name
+  EXPECT_EQ(pg.toxics[0].attributes.at("latency"), 100);
+  EXPECT_EQ(pg.toxics[0].attributes.at("jitter"), 10);
+  EXPECT_EQ(pg.toxics[1].stream, "upstream");
+  EXPECT_DOUBLE_EQ(pg.toxics[1].toxicity, 0.5);
+  ASSERT_EQ(cfg.proxies[0].toxics.size(), 1u);  // the config file's proxy takes one too
+  EXPECT_EQ(cfg.proxies[0].toxics[0].name, "hang");
+}
+
+TEST(FaultsFlags, EachMistakeNamesTheFlag) {
+  EXPECT_EQ(flag_error_of({"pg,127.0.0.1:1"}, {}),
+            "--proxy \"pg,127.0.0.1:1\": expected NAME,LISTEN,UPSTREAM");
+  EXPECT_EQ(flag_error_of({"pg,nowhere,127.0.0.1:5432"}, {}),
+            "--proxy \"pg,nowhere,127.0.0.1:5432\": LISTEN must be host:port (port 0: any free "
+            "port)");
+  EXPECT_EQ(flag_error_of({"pg,:0,127.0.0.1:1", "pg,:0,127.0.0.1:2"}, {}),
+            "--proxy \"pg,:0,127.0.0.1:2\": proxy \"pg\" is declared twice");
+  EXPECT_EQ(flag_error_of({}, {"pg,latency"}),
+            "--toxic \"pg,latency\": no proxy \"pg\" (declare it with --proxy or in the config)");
+  EXPECT_EQ(flag_error_of({"pg,:0,127.0.0.1:1"}, {"pg"}),
+            "--toxic \"pg\": expected PROXY,TYPE[,KEY=VALUE...]");
+  EXPECT_EQ(flag_error_of({"pg,:0,127.0.0.1:1"}, {"pg,latency,latency=fast"}),
+            "--toxic \"pg,latency,latency=fast\": attribute latency must be an integer");
+  EXPECT_EQ(flag_error_of({"pg,:0,127.0.0.1:1"}, {"pg,latency,toxicity=2"}),
+            "--toxic \"pg,latency,toxicity=2\": toxicity must be a number from 0 to 1");
+  EXPECT_EQ(flag_error_of({"pg,:0,127.0.0.1:1"}, {"pg,latency,latency"}),
+            "--toxic \"pg,latency,latency\": \"latency\" is not KEY=VALUE");
+  EXPECT_NE(
+      flag_error_of({"pg,:0,127.0.0.1:1"}, {"pg,warp_drive"}).find("--toxic \"pg,warp_drive\": "),
+      std::string::npos);
+  EXPECT_EQ(flag_error_of({"pg,:0,127.0.0.1:1"}, {"pg,latency", "pg,latency,latency=5"}),
+            "--toxic \"pg,latency,latency=5\": toxic \"latency_downstream\" is declared twice in "
+            "proxy \"pg\"");
+}

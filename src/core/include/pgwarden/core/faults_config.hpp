@@ -56,4 +56,11 @@ FaultsConfig parse_faults_config(std::string_view text, const std::string& sourc
                                  const ToxicCheck& check);
 FaultsConfig load_faults_config(const std::string& path, const ToxicCheck& check);
 
+// Proxies and toxics given as command-line flags, added to `cfg` (after the
+// config file's): `--proxy NAME,LISTEN,UPSTREAM` and
+// `--toxic PROXY,TYPE[,KEY=VALUE...]` where KEY is name, stream, toxicity or
+// an attribute of the type. Throws ConfigError naming the flag.
+void add_flag_proxies(FaultsConfig& cfg, const std::vector<std::string>& proxy_flags,
+                      const std::vector<std::string>& toxic_flags, const ToxicCheck& check);
+
 }  // namespace pgw
