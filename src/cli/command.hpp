@@ -16,5 +16,6 @@ Command add_proxy_command(CLI::App& root);
 Command add_logs_command(CLI::App& root);
 Command add_audit_command(CLI::App& root);
 Command add_faults_command(CLI::App& root);
+Command add_stack_command(CLI::App& root);
 
 }  // namespace pgw::cli
