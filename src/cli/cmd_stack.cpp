@@ -39,7 +39,9 @@ Command add_stack_command(CLI::App& root) {
   app->add_option("action", flags->action, "up, status or down")
       ->required()
       ->check(CLI::IsMember({"up", "status", "down"}));
-  app->add_option("--dir", flags->dir, "state directory (default ./.pgwarden-stack)");
+  app->add_option(
+      "--dir", flags->dir,
+      "state directory (default $TMPDIR/pgwarden-stack-UID, /tmp/pgwarden-stack-0 for root)");
   app->add_flag("--standby", flags->standby, "up: also start a streaming standby of PostgreSQL");
   c.run = [flags] { return run_stack(*flags); };
   return c;

@@ -1,6 +1,7 @@
 #include "pgwarden/repro/stack.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <ostream>
 
@@ -55,7 +56,10 @@ std::string ports_text(const StackComponent& c) {
 }  // namespace
 
 fs::path default_stack_dir() {
-  return fs::current_path() / ".pgwarden-stack";
+  // Under /tmp, not the checkout: as root, PostgreSQL runs as the postgres
+  // user, who cannot reach a directory under /root. One per OS user, so
+  // up, status and down agree without --dir.
+  return fs::temp_directory_path() / fmt::format("pgwarden-stack-{}", ::getuid());
 }
 
 int stack_up(const fs::path& dir_arg, const StackOptions& options, std::ostream& out,
