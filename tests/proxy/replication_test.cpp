@@ -385,6 +385,29 @@ TEST_F(ReplicationTest, PgReceivewalReceivesWalSegments) {
   EXPECT_GT(ev["replication_bytes_from_server"].get<int64_t>(), 0);
 }
 
+TEST_F(ReplicationTest, PgBasebackupWithStreamedWalMakesAVerifiedBackup) {
+  // BASE_BACKUP (its tar stream in CopyOut) and, on a second replication
+  // connection, the WAL for it: both through pgwarden; pg_verifybackup checks
+  // every file against the server's manifest.
+  const fs::path dir = proxy_->dir() / "basebackup";
+  std::string out;
+  int status = run_command(tool("pg_basebackup") + " -d '" + via_proxy() + "' -D " + dir.string() +
+                               " -X stream -c fast 2>&1",
+                           &out);
+  ASSERT_EQ(status, 0) << out;
+  status = run_command(tool("pg_verifybackup") + " " + dir.string() + " 2>&1", &out);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("backup successfully verified"), std::string::npos) << out;
+  // Two physical replication sessions, both ended by the client.
+  int physical = 0;
+  for (auto& e : proxy_->settled_events())
+    if (e["event"] == "client.close" && e.value("replication", "") == "physical") {
+      EXPECT_EQ(e["initiator"], "client") << e.dump();
+      ++physical;
+    }
+  EXPECT_EQ(physical, 2);
+}
+
 TEST_F(ReplicationTest, WalSenderTimeoutGivesTheClientFatal57P03) {
   pg_->psql("alter system set wal_sender_timeout = '1s'");
   pg_->psql("select pg_reload_conf()");
